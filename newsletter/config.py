@@ -1,0 +1,326 @@
+"""Configuration: ``newsletter.toml`` validated against one declared schema, plus the environment.
+
+Each section is a dataclass; each field carries its help text in ``metadata["help"]``. The loader
+walks the schema, so an unknown key, a wrong type, a bad URL or a missing file is reported with
+its key path (``sources[2].url``) and the reason, as a :class:`ConfigError` (exit status 2).
+
+Secrets never live in the file: the database URL may be given by ``NEWSLETTER_DATABASE_URL``
+and any password in it is masked wherever the URL is shown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from newsletter.errors import ConfigError
+
+DEFAULT_CONFIG = "newsletter.toml"
+ENV_CONFIG = "NEWSLETTER_CONFIG"
+ENV_DATABASE_URL = "NEWSLETTER_DATABASE_URL"
+SOURCE_KINDS = ("feed", "page", "file")
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def _help(text: str, default: Any = dataclasses.MISSING, **kw: Any) -> Any:
+    if default is dataclasses.MISSING and "default_factory" not in kw:
+        return field(metadata={"help": text}, **kw)
+    if "default_factory" in kw:
+        return field(metadata={"help": text}, **kw)
+    return field(default=default, metadata={"help": text}, **kw)
+
+
+@dataclass
+class SourceConfig:
+    name: str = _help("Unique short name of the source (letters, digits, - and _).")
+    url: str = _help(
+        "Feed or page URL (http/https), or a local path relative to newsletter.toml "
+        "(a feed .xml, an article file, or a folder of them)."
+    )
+    kind: Literal["feed", "page", "file"] = _help(
+        "feed: RSS/Atom; page: one article page; file: local files to import.", "feed"
+    )
+    tags: list[str] = _help("Tags every article of this source carries.", default_factory=list)
+    language: str = _help("Language of the source (fr, en, ar...); empty means detect.", "")
+    interval: int = _help("Minutes between two fetches of this source (used by the daemon).", 60)
+    priority: int = _help("Ranking weight of the source in digests: higher comes first.", 0)
+    enabled: bool = _help("Set to false to stop collecting this source without deleting it.", True)
+    fetch_pages: bool = _help(
+        "Fetch the article page when a feed entry only carries a teaser.", True
+    )
+
+
+@dataclass
+class TagRule:
+    name: str = _help("The tag (lower case, e.g. 'economie').")
+    keywords: list[str] = _help(
+        "Words or phrases that give the tag: whole words, accent- and case-insensitive, "
+        "lemmatised (\u00e9lection matches \u00e9lections).",
+        default_factory=list,
+    )
+    categories: list[str] = _help(
+        "Feed categories mapped to this tag (compared accent- and case-insensitively).",
+        default_factory=list,
+    )
+    min_hits: int = _help("Keyword occurrences needed in title and lead to give the tag.", 1)
+
+
+@dataclass
+class DatabaseConfig:
+    url: str = _help(
+        "SQLAlchemy URL of the store; NEWSLETTER_DATABASE_URL overrides it. "
+        "Default: SQLite file in the data folder.",
+        "",
+    )
+
+
+@dataclass
+class PathsConfig:
+    data: str = _help("Folder for the SQLite store and other state (relative to newsletter.toml).", "var")
+
+
+@dataclass
+class CollectConfig:
+    timeout: float = _help("Seconds before an HTTP request gives up.", 20.0)
+    max_bytes: int = _help("Largest response body accepted, in bytes.", 5_000_000)
+    user_agent: str = _help("User-Agent header sent with every request.", "")
+    teaser_words: int = _help(
+        "A feed entry with fewer words than this is a teaser: its page is fetched.", 80
+    )
+
+
+@dataclass
+class SummarizeConfig:
+    method: Literal["extractive", "lead"] = _help(
+        "extractive: position-aware centrality (default); lead: the first sentences.", "extractive"
+    )
+    max_words: int = _help("Longest summary, in words.", 60)
+
+
+@dataclass
+class StoriesConfig:
+    threshold: float = _help(
+        "Similarity (0-1) of title and lead above which two articles tell the same story.", 0.5
+    )
+    window_days: int = _help("Only articles published this many days apart can share a story.", 3)
+
+
+@dataclass
+class Config:
+    sources: list[SourceConfig] = _help("News sources to collect.", default_factory=list)
+    tags: list[TagRule] = _help("Tag rules: keywords and feed categories.", default_factory=list)
+    database: DatabaseConfig = _help("The store.", default_factory=DatabaseConfig)
+    paths: PathsConfig = _help("Folders.", default_factory=PathsConfig)
+    collect: CollectConfig = _help("Fetching feeds and pages.", default_factory=CollectConfig)
+    summarize: SummarizeConfig = _help("Summaries.", default_factory=SummarizeConfig)
+    stories: StoriesConfig = _help("Story clustering.", default_factory=StoriesConfig)
+    # Not part of the file: where it was read from, so relative paths resolve against it.
+    base_dir: Path = field(default_factory=Path.cwd, metadata={"internal": True})
+    path: Path | None = field(default=None, metadata={"internal": True})
+
+    @property
+    def data_dir(self) -> Path:
+        return (self.base_dir / self.paths.data).resolve()
+
+    @property
+    def database_url(self) -> str:
+        env = os.environ.get(ENV_DATABASE_URL, "").strip()
+        if env:
+            return env
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{self.data_dir / 'newsletter.db'}"
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources) or "none"
+        raise ConfigError(f"no source named {name!r} in {self.path or DEFAULT_CONFIG} (known: {known})")
+
+    def resolve(self, location: str) -> str:
+        """A source URL as given, or a local path made absolute against the config folder."""
+        if is_remote(location):
+            return location
+        if location.startswith("file://"):
+            return urlsplit(location).path
+        return str((self.base_dir / location).resolve())
+
+
+def is_remote(url: str) -> bool:
+    return urlsplit(url).scheme in ("http", "https")
+
+
+# ---------------------------------------------------------------------------------------------
+# The loader: walks the dataclasses, so the schema is declared once.
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
+        tp, str(tp)
+    )
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{where}: {value!r} is not one of {_type_name(tp)}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {type(value).__name__}")
+        (item_tp,) = typing.get_args(tp)
+        return [_convert(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {type(value).__name__}")
+        return _build(tp, value, where)
+    if origin in (types.UnionType, typing.Union):
+        raise TypeError(f"unsupported schema type at {where}")
+    ok = (
+        isinstance(value, tp) and not (tp is int and isinstance(value, bool))
+        or (tp is float and isinstance(value, int) and not isinstance(value, bool))
+    )
+    if not ok:
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    return float(value) if tp is float else value
+
+
+def _build(cls: Any, data: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else key
+        if key not in fields:
+            raise ConfigError(
+                f"{path}: unknown key (expected one of: {', '.join(sorted(fields))})"
+            )
+        kwargs[key] = _convert(value, hints[key], path)
+    for name, f in fields.items():
+        if (
+            name not in kwargs
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ):
+            raise ConfigError(f"{where + '.' if where else ''}{name}: missing ({f.metadata['help']})")
+    return cls(**kwargs)
+
+
+def schema_keys(cls: Any = Config, prefix: str = "") -> list[tuple[str, str, Any, str]]:
+    """Every key of the schema as (path, type, default, help): for docs and their test."""
+    rows = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        tp = hints[f.name]
+        path = f"{prefix}{f.name}"
+        inner = typing.get_args(tp)[0] if typing.get_origin(tp) is list else tp
+        if dataclasses.is_dataclass(inner):
+            sub = f"{path}[]." if typing.get_origin(tp) is list else f"{path}."
+            rows.extend(schema_keys(inner, sub))
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+        )
+        rows.append((path, _type_name(tp), default, f.metadata["help"]))
+    return rows
+
+
+def _validate(config: Config) -> None:
+    seen: set[str] = set()
+    for i, source in enumerate(config.sources):
+        where = f"sources[{i}]"
+        if not SLUG_RE.match(source.name):
+            raise ConfigError(
+                f"{where}.name: {source.name!r} must be lower-case letters, digits, - or _"
+            )
+        if source.name in seen:
+            raise ConfigError(f"{where}.name: {source.name!r} is used by another source")
+        seen.add(source.name)
+        parts = urlsplit(source.url)
+        if parts.scheme in ("http", "https"):
+            if not parts.netloc:
+                raise ConfigError(f"{where}.url: {source.url!r} has no host")
+        elif parts.scheme and parts.scheme != "file" and len(parts.scheme) > 1:
+            raise ConfigError(
+                f"{where}.url: unsupported scheme {parts.scheme!r} in {source.url!r} "
+                "(use http, https or a local path)"
+            )
+        else:
+            if source.kind == "page":
+                raise ConfigError(f"{where}.url: a 'page' source needs an http(s) URL")
+            path = Path(config.resolve(source.url))
+            if not path.exists():
+                raise ConfigError(f"{where}.url: file not found: {path}")
+        if source.interval < 1:
+            raise ConfigError(f"{where}.interval: must be at least 1 minute")
+        for j, tag in enumerate(source.tags):
+            if not tag.strip():
+                raise ConfigError(f"{where}.tags[{j}]: empty tag")
+    names: set[str] = set()
+    for i, rule in enumerate(config.tags):
+        if not rule.name.strip():
+            raise ConfigError(f"tags[{i}].name: empty tag name")
+        if rule.name in names:
+            raise ConfigError(f"tags[{i}].name: {rule.name!r} is declared twice")
+        names.add(rule.name)
+    if config.summarize.max_words < 5:
+        raise ConfigError("summarize.max_words: must be at least 5")
+    if config.collect.timeout <= 0:
+        raise ConfigError("collect.timeout: must be positive")
+    if config.collect.max_bytes < 1024:
+        raise ConfigError("collect.max_bytes: must be at least 1024")
+    if not 0 < config.stories.threshold <= 1:
+        raise ConfigError("stories.threshold: must be between 0 and 1")
+
+
+def parse(data: dict[str, Any], *, base_dir: Path | None = None, path: Path | None = None) -> Config:
+    """Build a validated :class:`Config` from already-parsed TOML data."""
+    config = _build(Config, data, "")
+    config.base_dir = (base_dir or Path.cwd()).resolve()
+    config.path = path
+    _validate(config)
+    return config
+
+
+def load(path: str | Path | None = None) -> Config:
+    """Read and validate the configuration file (``newsletter.toml`` or $NEWSLETTER_CONFIG)."""
+    chosen = Path(path or os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG)
+    if not chosen.exists():
+        raise ConfigError(
+            f"{chosen}: configuration file not found (run 'newsletter init' in your project folder, "
+            f"or pass --config)"
+        )
+    try:
+        data = tomllib.loads(chosen.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{chosen}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{chosen}: not UTF-8 text ({exc.reason})") from None
+    try:
+        return parse(data, base_dir=chosen.resolve().parent, path=chosen)
+    except ConfigError as exc:
+        raise ConfigError(f"{chosen}: {exc}") from None
+
+
+def safe_url(url: str) -> str:
+    """A database URL with any password masked, fit for logs and messages."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)

@@ -1,0 +1,41 @@
+"""The one error tree of the package.
+
+    NewsletterError              anything the user can act on; the CLI prints it on one line
+    ├── ConfigError              bad configuration: unknown key, wrong type, bad URL, missing file
+    │                            (the CLI exits with status 2 before touching anything)
+    ├── InputError               a file, page or text we were given cannot be used
+    │   └── NoArticleError       a page was fetched but holds no article text
+    ├── FetchError               a URL could not be fetched (HTTP error, timeout, too large)
+    └── StoreError               the database is missing, unreachable or not migrated
+
+Every message names the thing (file, line, key, URL, source) and, where there is one, the next step.
+Library code raises these; only the edges (CLI, web, daemon) turn them into exit codes or pages.
+"""
+
+from __future__ import annotations
+
+
+class NewsletterError(Exception):
+    """Base of every error the user can act on."""
+
+    exit_code = 1
+
+
+class ConfigError(NewsletterError):
+    exit_code = 2
+
+
+class InputError(NewsletterError):
+    pass
+
+
+class NoArticleError(InputError):
+    pass
+
+
+class FetchError(NewsletterError):
+    pass
+
+
+class StoreError(NewsletterError):
+    pass
