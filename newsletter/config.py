@@ -168,7 +168,9 @@ def _type_name(tp: Any) -> str:
     if origin is Literal:
         return " or ".join(repr(a) for a in typing.get_args(tp))
     if origin is list:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+        item = typing.get_args(tp)[0]
+        plural = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}
+        return "a list of " + plural.get(item, "tables")
     if dataclasses.is_dataclass(tp):
         return "a table"
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(

@@ -1,0 +1,30 @@
+# `make demo`, `make test`, `make bench`: each creates .venv and installs what it needs when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "newsletter needs Python 3.11 or newer (set PYTHON=...)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/newsletter init
+	$(BIN)/newsletter demo
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.summaries
+	$(BIN)/python -m bench.extraction
+	$(BIN)/python -m bench.language
+	$(BIN)/python -m bench.stories
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
