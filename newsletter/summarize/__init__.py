@@ -1,0 +1,140 @@
+"""The offline summarizer: a few whole sentences of the article, within a word budget.
+
+    summarize(text, title=..., language="fr", max_words=60) -> Summary(text, method, language)
+
+Two methods: "extractive" (the default: sentences ranked by position-aware centrality, see
+``extractive.py``) and "lead" (the first sentences that fit). Either way the summary is
+made of the input's own sentences, in their original order, with at most ``max_words``
+words, where a word is a whitespace-separated token (``len(text.split())``). When not
+even one sentence fits, the best one is cut at the last clause boundary (comma,
+semicolon, colon, dash) that fits, or, failing that, at a word boundary, and ends with "…".
+
+Bylines, photo credits, "read also" links and leftover script are never picked. An
+empty or unknown language gives a language-neutral ranking (no stop words, no lemmas).
+Unusable input (empty, whitespace, no letters at all) raises ``InputError``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from newsletter.errors import InputError
+from newsletter.summarize.extractive import WEIGHTS, score_sentences
+from newsletter.summarize.sentences import is_boilerplate, split_sentences
+
+__all__ = ["METHODS", "Summary", "count_words", "cut_sentence", "split_sentences", "summarize"]
+
+METHODS = ("extractive", "lead")
+# A sentence this short ("Oui.", "Bof...") says little on its own; it is picked only when
+# nothing longer fits.
+MIN_SENTENCE_WORDS = 4
+# Centrality costs n² similarities; past this many sentences (a long dossier, several
+# articles pasted together) only the first ones compete, which is where news puts its point.
+MAX_RANKED_SENTENCES = 120
+# A clause cut must keep at least this share of the budget, else we cut at a word.
+_MIN_CLAUSE_SHARE = 1 / 3
+_CLAUSE_END = re.compile(r"[,;:،](?=\s)|\s(?:--|[-–—])\s")
+
+
+@dataclass(frozen=True)
+class Summary:
+    text: str
+    method: str  # "extractive" or "lead"
+    language: str  # the ISO code the caller gave, normalised ("fr-FR" -> "fr"); "" if none
+
+
+def count_words(text: str) -> int:
+    """Words as the budget counts them: whitespace-separated tokens."""
+    return len(text.split())
+
+
+def summarize(
+    text: str,
+    *,
+    title: str = "",
+    language: str = "",
+    max_words: int = 60,
+    method: str = "extractive",
+) -> Summary:
+    """Summarize TEXT in at most MAX_WORDS words; see the module docstring."""
+    if not isinstance(text, str) or not text.strip():
+        raise InputError("cannot summarize an empty text: give the article's body")
+    if not any(ch.isalpha() for ch in text):
+        raise InputError("cannot summarize a text without any letters: is it really an article?")
+    if method not in METHODS:
+        raise InputError(f"unknown summary method {method!r}: use one of {', '.join(METHODS)}")
+    if not isinstance(max_words, int) or isinstance(max_words, bool) or max_words < 1:
+        raise InputError(f"max_words must be a whole number of at least 1, not {max_words!r}")
+    language = _normalise_language(language)
+    title = title if isinstance(title, str) else ""
+
+    sentences = split_sentences(text, language)
+    candidates = [i for i, sentence in enumerate(sentences) if not is_boilerplate(sentence)]
+    if not candidates:  # nothing but credits or code: better those than nothing
+        candidates = list(range(len(sentences)))
+
+    if method == "lead":
+        order = candidates
+        chosen = _fill(sentences, order, max_words, stop_at_first_misfit=True)
+    else:
+        candidates = candidates[:MAX_RANKED_SENTENCES]
+        ranked = score_sentences([sentences[i] for i in candidates], title=title, language=language)
+        scores = dict(zip(candidates, ranked))
+        # Best first; fragments last, kept only to fill a budget nothing else fits.
+        order = sorted(
+            candidates, key=lambda i: (count_words(sentences[i]) < MIN_SENTENCE_WORDS, -scores[i])
+        )
+        floor = scores[order[0]] - WEIGHTS.gap
+        chosen = _fill(sentences, [i for i in order if scores[i] >= floor], max_words)
+
+    if chosen:
+        summary = " ".join(sentences[i] for i in chosen)
+    else:
+        summary = cut_sentence(sentences[order[0]], max_words)
+    return Summary(text=summary, method=method, language=language)
+
+
+def _normalise_language(language: str) -> str:
+    if not isinstance(language, str):
+        return ""
+    return re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0]
+
+
+def _fill(
+    sentences: list[str], order: list[int], max_words: int, *, stop_at_first_misfit: bool = False
+) -> list[int]:
+    """Take sentences in ORDER while the budget allows; return their indexes in text order.
+
+    A sentence that does not fit is skipped and the next one tried (or, for the lead,
+    the summary stops there: a lead does not jump ahead).
+    """
+    chosen: list[int] = []
+    used = 0
+    for i in order:
+        words = count_words(sentences[i])
+        if used + words <= max_words:
+            chosen.append(i)
+            used += words
+        elif stop_at_first_misfit:
+            break
+    return sorted(chosen)
+
+
+def cut_sentence(sentence: str, max_words: int) -> str:
+    """SENTENCE cut to MAX_WORDS words, at a clause boundary if one fits, ending with "…"."""
+    words = sentence.split()
+    if len(words) <= max_words:
+        return sentence
+    best = ""
+    for match in _CLAUSE_END.finditer(sentence):
+        prefix = sentence[: match.start()].rstrip()
+        size = count_words(prefix)
+        if size > max_words:
+            break
+        if size >= max(1, max_words * _MIN_CLAUSE_SHARE):
+            best = prefix
+    if not best:
+        best = " ".join(words[:max_words])
+    trimmed = best.rstrip(" ,;:،-–—")
+    return (trimmed if any(ch.isalnum() for ch in trimmed) else best) + "…"

@@ -1,0 +1,183 @@
+"""The sentence splitter on the shapes scraped news text comes in.
+
+Every example is written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsletter.summarize.sentences import (
+    is_boilerplate,
+    looks_like_code,
+    split_sentences,
+    strip_dateline,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a lost space between sentences
+        (
+            "Trois suspects ont été interpellés.Les images ont circulé toute la soirée.",
+            ["Trois suspects ont été interpellés.", "Les images ont circulé toute la soirée."],
+        ),
+        (
+            'Le maire a tranché."Nous reprendrons les travaux", a-t-il dit.',
+            ["Le maire a tranché.", '"Nous reprendrons les travaux", a-t-il dit.'],
+        ),
+        # dots that end nothing
+        (
+            "Le taux a atteint 3.5 % en mars. Le site www.agence-locale.ma publie les chiffres.",
+            [
+                "Le taux a atteint 3.5 % en mars.",
+                "Le site www.agence-locale.ma publie les chiffres.",
+            ],
+        ),
+        (
+            "J.-P. Dupont a reçu M. Hammouchi. Mme Alaoui, Mlle Idrissi et le Dr Benani étaient là.",
+            [
+                "J.-P. Dupont a reçu M. Hammouchi.",
+                "Mme Alaoui, Mlle Idrissi et le Dr Benani étaient là.",
+            ],
+        ),
+        (
+            "MM. Martin et Petit ont visité St. Louis avec Pr. Haddad. Ils sont rentrés.",
+            ["MM. Martin et Petit ont visité St. Louis avec Pr. Haddad.", "Ils sont rentrés."],
+        ),
+        (
+            "La ville fut fondée en 40 av. J.-C. par des marchands. Elle a prospéré.",
+            ["La ville fut fondée en 40 av. J.-C. par des marchands.", "Elle a prospéré."],
+        ),
+        (
+            "A. B. Smith met Mr. Jones and Mrs. Brown of Acme Inc. in the U.S. Army base. They left.",
+            [
+                "A. B. Smith met Mr. Jones and Mrs. Brown of Acme Inc. in the U.S. Army base.",
+                "They left.",
+            ],
+        ),
+        (
+            "Small towns, e.g. in the north, i.e. near the coast, vs. cities differ. Ms. Lee and Dr. Roe agree.",
+            [
+                "Small towns, e.g. in the north, i.e. near the coast, vs. cities differ.",
+                "Ms. Lee and Dr. Roe agree.",
+            ],
+        ),
+        # ellipses, exclamations, questions
+        (
+            "Il hésite... puis signe. Enfin… La suite viendra ! Qui paiera ?Personne.",
+            [
+                "Il hésite... puis signe.",
+                "Enfin…",
+                "La suite viendra !",
+                "Qui paiera ?",
+                "Personne.",
+            ],
+        ),
+    ],
+)
+def test_splits_where_sentences_end(text: str, expected: list[str]) -> None:
+    assert split_sentences(text, "fr") == expected
+
+
+def test_closing_quotes_stay_with_their_sentence() -> None:
+    text = "« Nous partirons demain. » Le ministre l'a confirmé. « Vraiment ? » a demandé un élu."
+    assert split_sentences(text) == [
+        "« Nous partirons demain. »",
+        "Le ministre l'a confirmé.",
+        "« Vraiment ? » a demandé un élu.",
+    ]
+    glued = 'Elle a répondu "pas cette année."Le projet attendra.'
+    assert split_sentences(glued) == ['Elle a répondu "pas cette année."', "Le projet attendra."]
+
+
+def test_a_closing_quote_glued_to_a_capital_ends_a_sentence() -> None:
+    text = 'Il parle d\'un "moment de grâce"Le public a applaudi longtemps.'
+    assert split_sentences(text) == [
+        'Il parle d\'un "moment de grâce"',
+        "Le public a applaudi longtemps.",
+    ]
+
+
+def test_paragraphs_and_lines_end_sentences_but_wrapped_lines_do_not() -> None:
+    text = "Un titre sans point\n\nUn paragraphe qui continue\nsur la ligne suivante. Puis la fin\nNouvelle ligne"
+    assert split_sentences(text) == [
+        "Un titre sans point",
+        "Un paragraphe qui continue sur la ligne suivante.",
+        "Puis la fin",
+        "Nouvelle ligne",
+    ]
+
+
+def test_arabic_comma_does_not_end_a_sentence_but_question_mark_does() -> None:
+    text = "قال الوزير إن الحكومة، بعد نقاش طويل، قررت الإصلاح. هل سينجح المشروع؟ نعم! سنرى النتائج قريبا."
+    assert split_sentences(text, "ar") == [
+        "قال الوزير إن الحكومة، بعد نقاش طويل، قررت الإصلاح.",
+        "هل سينجح المشروع؟",
+        "نعم!",
+        "سنرى النتائج قريبا.",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "RABAT – Le conseil a adopté le budget. Il entre en vigueur lundi.",
+        "PARIS (AFP) - Le conseil a adopté le budget. Il entre en vigueur lundi.",
+        "(MAP) – Le conseil a adopté le budget. Il entre en vigueur lundi.",
+        "Rabat, 3 mars (MAP) – Le conseil a adopté le budget. Il entre en vigueur lundi.",
+    ],
+)
+def test_datelines_are_stripped_from_the_first_sentence(text: str) -> None:
+    assert split_sentences(text, "fr") == [
+        "Le conseil a adopté le budget.",
+        "Il entre en vigueur lundi.",
+    ]
+
+
+def test_strip_dateline_leaves_ordinary_sentences_alone() -> None:
+    sentence = "Le Parti socialiste a gagné - de peu - la mairie."
+    assert strip_dateline(sentence) == sentence
+    assert (
+        strip_dateline("الرباط – أعلنت الوزارة عن برنامج جديد.") == "أعلنت الوزارة عن برنامج جديد."
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Par Jean Dupont",
+        "Photo : AFP",
+        "© Reuters",
+        "Crédit photo : Sara Benani",
+        "By John Smith",
+        "Lire aussi : le budget",
+    ],
+)
+def test_bylines_and_credits_are_boilerplate(line: str) -> None:
+    assert is_boilerplate(line)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Par ailleurs, le ministre a annoncé une hausse.",
+        "By the end of the year the plant will close.",
+        "Le photographe a exposé à Rabat.",
+    ],
+)
+def test_prose_is_not_boilerplate(sentence: str) -> None:
+    assert not is_boilerplate(sentence)
+
+
+def test_script_left_in_a_page_is_split_off_and_flagged() -> None:
+    text = "Le festival a fermé ses portes dimanche. window.player_42 = new Player('x', {id: \"a1\"}); Et encore."
+    sentences = split_sentences(text)
+    assert sentences[0] == "Le festival a fermé ses portes dimanche."
+    assert looks_like_code(sentences[-1])
+    assert not looks_like_code(sentences[0])
+
+
+def test_blank_text_has_no_sentences() -> None:
+    assert split_sentences("") == []
+    assert split_sentences("  \n\n ... ") == []
