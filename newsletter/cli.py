@@ -20,9 +20,6 @@ from newsletter import __version__
 from newsletter import config as config_mod
 from newsletter.errors import InputError, NewsletterError
 
-err_console = Console(stderr=True)
-
-
 class NewsletterGroup(click.Group):
     """Turns library errors into one-line messages with the right exit status."""
 
@@ -149,7 +146,7 @@ def _print_reports(reports: list, console: Console) -> int:
     console.print(table)
     for r in reports:
         for message in r.errors:
-            err_console.print(f"[yellow]{r.name}[/yellow]: {message}", markup=True, highlight=False)
+            click.echo(f"{r.name}: {message}", err=True)
     return errors
 
 
@@ -273,7 +270,7 @@ def summarize_cmd(
                 text, lang = one(str(item["text"]), str(item.get("title") or ""), str(item.get("language") or ""))
             except (ValueError, NewsletterError) as exc:
                 failures += 1
-                err_console.print(f"{jsonl.name}:{number}: {exc}", highlight=False, markup=False)
+                click.echo(f"{jsonl.name}:{number}: {exc}", err=True)
                 continue
             click.echo(json.dumps({"id": item.get("id"), "summary": text, "language": lang}, ensure_ascii=False))
         if failures:
@@ -289,7 +286,7 @@ def summarize_cmd(
     if file.suffix.lower() in (".txt", ".html", ".htm", ".json", ".xml", ".rss", ".atom"):
         result = read_file(file)
         for message in result.errors:
-            err_console.print(message, highlight=False, markup=False)
+            click.echo(message, err=True)
         for article in result.articles:
             click.echo(one(article.text, article.title, article.language)[0])
     else:

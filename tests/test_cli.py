@@ -49,7 +49,8 @@ def test_demo_runs_offline_and_twice_adds_nothing(runner: CliRunner) -> None:
     assert "collected sample-articles: 0 new" in second.output
     status = runner.invoke(cli, ["--config", CONFIG, "status"])
     assert status.exit_code == 0, status.output
-    assert "courrier-eco" in status.output and "0 waiting for enrichment" in status.output
+    flat = " ".join(status.output.split())
+    assert "courrier-eco" in flat and "10 articles (fr 7, en 2, ar 1)" in flat and "0 waiting for enrichment" in flat
 
 
 def test_import_reports_bad_files_and_keeps_the_good(runner: CliRunner, tmp_path: Path) -> None:

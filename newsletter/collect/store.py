@@ -76,7 +76,7 @@ def add_article(session: Session, source: Source | None, item: CollectedArticle)
     if session.scalar(select(Article.id).where(Article.content_hash == digest)) is not None:
         return None
     article = Article(
-        source=source,
+        source_id=source.id if source is not None else None,
         canonical_url=canonical_url(item.url) if item.url else None,
         url=item.url,
         guid=item.guid or None,

@@ -99,7 +99,11 @@ class Store:
     def open(cls, url: str) -> Store:
         """Open an initialised store; raise StoreError with the next step otherwise."""
         store = cls(url)
-        check_schema(store.engine)
+        try:
+            check_schema(store.engine)
+        except BaseException:
+            store.close()
+            raise
         return store
 
     @contextmanager
