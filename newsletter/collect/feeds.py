@@ -1,0 +1,191 @@
+"""RSS and Atom feeds to collected articles, with feedparser.
+
+``parse_feed`` reads RSS 0.9x, 1.0 (RDF) and 2.0 and Atom. A malformed feed whose entries
+could still be recovered comes back with those entries and a ``warning``; something that is
+not a feed at all (an HTML page, garbage) is an :class:`InputError`. Links are returned as the
+feed gives them (made absolute); canonicalising them is the store's business.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import xml.sax
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+
+from newsletter.collect.article import CollectedArticle
+from newsletter.collect.clean import clean_text, count_words, html_to_text
+from newsletter.errors import InputError
+
+# A body from content:encoded / atom:content is used when it says more than the summary.
+SUBSTANTIAL_RATIO = 1.2
+TEASER_END = re.compile(
+    r"(\[\s*(…|\.\.\.)\s*\]|\(\s*(…|\.\.\.)\s*\)|…|\.\.\.|read more|continue reading|"
+    r"lire la suite|la suite|suite de l'article|اقرأ المزيد|المزيد)\W*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class ParsedFeed:
+    title: str
+    language: str
+    entries: list[CollectedArticle] = field(default_factory=list)
+    warning: str = ""  # set when the feed was malformed but entries were recovered
+
+
+def parse_feed(data: bytes, url: str = "", *, label: str = "") -> ParsedFeed:
+    """Entries of the feed DATA fetched from URL (used to resolve relative links).
+
+    LABEL names the feed in messages (a file path); it defaults to URL.
+    """
+    where = label or url or "feed"
+    if not data.strip():
+        raise InputError(f"{where}: empty document, not a feed")
+    parsed = feedparser.parse(data)
+    feed = parsed.feed
+    problem = _bozo_reason(parsed) if parsed.bozo else ""
+    if not parsed.entries and (not parsed.version or problem):
+        reason = problem or "no RSS or Atom element found"
+        raise InputError(
+            f"{where}: not a readable RSS/Atom feed ({reason}; "
+            "check that the URL points to the feed, not the site's home page)"
+        )
+    feed_language = primary_language(feed.get("language", ""))
+    entries: list[CollectedArticle] = []
+    skipped = 0
+    for entry in parsed.entries:
+        article = _entry_article(entry, url, feed_language)
+        if article is None:
+            skipped += 1
+        else:
+            entries.append(article)
+    warnings = []
+    if problem:
+        warnings.append(f"malformed feed, {len(entries)} entries recovered: {problem}")
+    if skipped:
+        warnings.append(f"{skipped} entries without title, link or text were skipped")
+    return ParsedFeed(
+        title=_plain(feed.get("title", "")),
+        language=feed_language,
+        entries=entries,
+        warning="; ".join(warnings),
+    )
+
+
+def is_teaser(article: CollectedArticle, teaser_words: int = 80) -> bool:
+    """True when the entry only carries a teaser: its page should be fetched for the text."""
+    text = article.text.strip()
+    if count_words(text) < teaser_words:
+        return True
+    return bool(TEASER_END.search(text))
+
+
+def primary_language(tag: str) -> str:
+    """'fr-BE' -> 'fr', 'en_US' -> 'en'; empty when TAG is empty or not a language code."""
+    code = re.split(r"[-_]", tag.strip(), maxsplit=1)[0].lower()
+    return code if re.fullmatch(r"[a-z]{2,3}", code) else ""
+
+
+def _bozo_reason(parsed: Any) -> str:
+    exc = parsed.get("bozo_exception")
+    if exc is None:
+        return "malformed document"
+    if isinstance(exc, (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)):
+        return ""  # a wrong charset or content type, but the XML itself was fine
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, xml.sax.SAXParseException):
+        reason = f"line {exc.getLineNumber()}, column {exc.getColumnNumber()}: {exc.getMessage()}"
+    return reason
+
+
+def _entry_article(entry: Any, base_url: str, feed_language: str) -> CollectedArticle | None:
+    link = entry.get("link", "") or ""
+    guid = entry.get("id", "") or ""
+    if not link and guid.startswith(("http://", "https://")):
+        link = guid
+    if link and base_url:
+        link = urljoin(base_url, link)
+    summary_html = entry.get("summary", "") or ""
+    content_html = max(
+        (c.get("value", "") for c in entry.get("content", []) if c.get("value")),
+        key=len,
+        default="",
+    )
+    title = _plain(entry.get("title", ""))
+    teaser = clean_text(html_to_text(summary_html), title)
+    body = clean_text(html_to_text(content_html), title) if content_html else ""
+    if body and count_words(body) >= SUBSTANTIAL_RATIO * count_words(teaser):
+        text = body
+    else:
+        text = teaser or body
+    if not title:
+        title = _title_from(text)
+    if not title or not (link or text):
+        return None
+    return CollectedArticle(
+        title=title,
+        text=text,
+        url=link,
+        guid=guid,
+        author=_author(entry),
+        published=_published(entry),
+        language=_entry_language(entry, feed_language),
+        categories=_categories(entry),
+        teaser=teaser,
+    )
+
+
+def _plain(value: str) -> str:
+    """A title or name: tags out, whitespace collapsed, typography kept."""
+    text = html_to_text(value) if "<" in value else value
+    return re.sub(r"[ \t\r\n]+", " ", text).strip()
+
+
+def _title_from(text: str, words: int = 12) -> str:
+    first = text.split("\n", 1)[0].split()
+    if not first:
+        return ""
+    return " ".join(first[:words]) + ("…" if len(first) > words else "")
+
+
+def _author(entry: Any) -> str:
+    names = [a.get("name", "").strip() for a in entry.get("authors", []) if a.get("name")]
+    if not names and entry.get("author"):
+        names = [entry["author"].strip()]
+    # RSS <author> is "mail@example.com (Name)"; keep the name
+    names = [re.sub(r"^\S+@\S+\s*\((.+)\)$", r"\1", n) for n in names]
+    return ", ".join(dict.fromkeys(_plain(n) for n in names if n))
+
+
+def _published(entry: Any) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(key)
+        if isinstance(value, time.struct_time):
+            try:
+                return datetime(*value[:6], tzinfo=UTC)
+            except ValueError:
+                continue
+    return None
+
+
+def _entry_language(entry: Any, feed_language: str) -> str:
+    candidates = [entry.get("language", "")]
+    candidates += [c.get("language") or "" for c in entry.get("content", [])]
+    for detail in ("summary_detail", "title_detail"):
+        candidates.append((entry.get(detail) or {}).get("language") or "")
+    for candidate in candidates:
+        language = primary_language(candidate or "")
+        if language:
+            return language
+    return feed_language
+
+
+def _categories(entry: Any) -> list[str]:
+    terms = (_plain(t.get("term") or t.get("label") or "") for t in entry.get("tags", []))
+    return list(dict.fromkeys(t for t in terms if t))

@@ -1,0 +1,186 @@
+"""Fetching feeds and pages over HTTP: one ``httpx.Client``, polite and bounded.
+
+``Fetcher.fetch`` sends conditional requests (If-None-Match / If-Modified-Since) so an
+unchanged feed costs a 304, follows at most ``MAX_REDIRECTS`` redirects, streams the body and
+gives up past ``max_bytes``. Every failure is a :class:`FetchError` whose message names the URL,
+the reason and what happens next; the caller records it on the source and goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from http import HTTPStatus
+from types import TracebackType
+from urllib.parse import urlsplit
+
+import httpx
+
+import newsletter
+from newsletter.errors import FetchError
+
+MAX_REDIRECTS = 5
+DEFAULT_USER_AGENT = f"newsletter/{newsletter.__version__} (+press-review digest)"
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/xml;q=0.9, "
+    "text/html;q=0.9, text/xml;q=0.8, */*;q=0.5"
+)
+RETRY_LATER = "it will be retried at the next collect"
+
+
+@dataclass
+class FetchResult:
+    """One response. ``url`` is the final URL after redirects; ``content`` is empty on a 304."""
+
+    url: str
+    status: int
+    content: bytes = b""
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str = ""
+    encoding: str | None = None  # the charset the server declared, if any
+    not_modified: bool = False
+
+    def text(self) -> str:
+        """The body decoded with the declared charset (UTF-8 when none), never raising."""
+        try:
+            return self.content.decode(self.encoding or "utf-8", errors="replace")
+        except LookupError:  # a charset Python does not know
+            return self.content.decode("utf-8", errors="replace")
+
+
+class Fetcher:
+    """An HTTP client for collecting: ``with Fetcher(timeout=5) as f: f.fetch(url)``."""
+
+    def __init__(
+        self,
+        timeout: float = 20,
+        max_bytes: int = 5_000_000,
+        user_agent: str = "",
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.user_agent = user_agent or DEFAULT_USER_AGENT
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout),
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
+            headers={"User-Agent": self.user_agent, "Accept": ACCEPT},
+            transport=transport,
+        )
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> FetchResult:
+        """GET URL; raises :class:`FetchError` for anything but a 2xx or a 304."""
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise FetchError(f"{url}: not an http(s) URL (check the source URL in newsletter.toml)")
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        try:
+            with self._client.stream("GET", url, headers=headers) as response:
+                return self._read(url, response)
+        except httpx.TimeoutException:
+            raise FetchError(
+                f"{url}: timed out after {self.timeout:g} s ({RETRY_LATER}; "
+                "raise collect.timeout if the site is always slow)"
+            ) from None
+        except httpx.TooManyRedirects:
+            raise FetchError(
+                f"{url}: more than {MAX_REDIRECTS} redirects (a redirect loop? "
+                "open the URL in a browser and use the final address)"
+            ) from None
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise FetchError(f"{url}: invalid URL ({exc}; check the source URL)") from None
+        except httpx.ConnectError as exc:
+            raise FetchError(
+                f"{url}: cannot connect ({_reason(exc)}; check the address and the network, "
+                f"{RETRY_LATER})"
+            ) from None
+        except httpx.HTTPError as exc:  # RemoteProtocolError, ReadError, DecodingError...
+            raise FetchError(
+                f"{url}: {type(exc).__name__}: {_reason(exc)} ({RETRY_LATER})"
+            ) from None
+
+    def _read(self, url: str, response: httpx.Response) -> FetchResult:
+        final_url = str(response.url)
+        headers = response.headers
+        result = FetchResult(
+            url=final_url,
+            status=response.status_code,
+            etag=headers.get("ETag"),
+            last_modified=headers.get("Last-Modified"),
+            content_type=headers.get("Content-Type", "").split(";")[0].strip().lower(),
+            encoding=response.charset_encoding,
+        )
+        if response.status_code == 304:
+            result.not_modified = True
+            return result
+        if response.status_code >= 400:
+            raise FetchError(f"{final_url}: {_status_message(response.status_code)}")
+        declared = headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise FetchError(self._too_large(final_url, f"{int(declared):,} bytes announced"))
+        chunks: list[bytes] = []
+        size = 0
+        deadline = time.monotonic() + 3 * self.timeout  # against a server dripping bytes
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise FetchError(self._too_large(final_url, "body still growing"))
+            if time.monotonic() > deadline:
+                raise FetchError(
+                    f"{final_url}: timed out after {3 * self.timeout:g} s reading the body "
+                    f"({RETRY_LATER})"
+                )
+            chunks.append(chunk)
+        result.content = b"".join(chunks)
+        return result
+
+    def _too_large(self, url: str, detail: str) -> str:
+        return (
+            f"{url}: response larger than {self.max_bytes:,} bytes ({detail}; "
+            "raise collect.max_bytes if this is really the feed or the article)"
+        )
+
+
+def _status_message(status: int) -> str:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "error"
+    if status in (404, 410):
+        hint = "the address is gone; check the source URL"
+    elif status in (401, 403):
+        hint = "access refused; the site may block robots (try collect.user_agent) or need a login"
+    elif status == 429:
+        hint = f"too many requests; {RETRY_LATER} (raise the source's interval?)"
+    elif status >= 500:
+        hint = f"the server failed; {RETRY_LATER}"
+    else:
+        hint = "the request was refused; check the source URL"
+    return f"HTTP {status} {phrase} ({hint})"
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text or type(exc).__name__

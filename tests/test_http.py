@@ -1,0 +1,167 @@
+"""The fetcher against a real HTTP server on 127.0.0.1: conditional GET, redirects, limits."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+import newsletter
+from newsletter.collect.http import Fetcher
+from newsletter.errors import FetchError
+
+from .support.httpserver import LocalServer, Reply, Request
+
+
+@pytest.fixture
+def http_server() -> Iterator[LocalServer]:
+    with LocalServer() as server:
+        yield server
+
+
+FEED = b"<?xml version='1.0'?><rss version='2.0'><channel><title>T</title></channel></rss>"
+ETAG = '"v1"'
+LAST_MODIFIED = "Wed, 28 May 2025 08:00:00 GMT"
+
+
+def conditional(request: Request) -> Reply:
+    headers = {
+        "ETag": ETAG,
+        "Last-Modified": LAST_MODIFIED,
+        "Content-Type": "application/rss+xml; charset=utf-8",
+    }
+    if request.headers.get("If-None-Match") == ETAG:
+        return Reply(304, headers=headers)
+    if request.headers.get("If-Modified-Since") == LAST_MODIFIED:
+        return Reply(304, headers=headers)
+    return Reply(200, FEED, headers)
+
+
+def test_fetch_returns_body_and_validators(http_server: LocalServer) -> None:
+    url = http_server.route("/feed", conditional)
+    with Fetcher(timeout=5) as fetcher:
+        result = fetcher.fetch(url)
+    assert result.status == 200 and not result.not_modified
+    assert result.content == FEED and result.url == url
+    assert result.etag == ETAG and result.last_modified == LAST_MODIFIED
+    assert result.content_type == "application/rss+xml" and result.encoding == "utf-8"
+    assert result.text().startswith("<?xml")
+
+
+@pytest.mark.parametrize(
+    "validators", [{"etag": ETAG}, {"last_modified": LAST_MODIFIED}], ids=["etag", "last-modified"]
+)
+def test_conditional_get_answered_304(http_server: LocalServer, validators: dict[str, str]) -> None:
+    url = http_server.route("/feed", conditional)
+    with Fetcher(timeout=5) as fetcher:
+        result = fetcher.fetch(url, **validators)
+    assert result.not_modified and result.status == 304 and result.content == b""
+    sent = http_server.requests[-1].headers
+    if "etag" in validators:
+        assert sent["If-None-Match"] == ETAG
+    else:
+        assert sent["If-Modified-Since"] == LAST_MODIFIED
+
+
+def test_redirects_followed_and_final_url_reported(http_server: LocalServer) -> None:
+    final = http_server.route("/new/feed", Reply(200, FEED))
+    http_server.route("/old", Reply(301, headers={"Location": "/moved"}))
+    http_server.route("/moved", Reply(302, headers={"Location": final}))
+    with Fetcher(timeout=5) as fetcher:
+        result = fetcher.fetch(http_server.url("/old"))
+    assert result.url == final and result.content == FEED
+
+
+def test_redirect_loop_is_a_fetch_error(http_server: LocalServer) -> None:
+    url = http_server.route("/loop", Reply(302, headers={"Location": "/loop"}))
+    with Fetcher(timeout=5) as fetcher, pytest.raises(FetchError, match="redirects"):
+        fetcher.fetch(url)
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (500, "HTTP 500 Internal Server Error (the server failed; it will be retried"),
+        (404, "HTTP 404 Not Found"),
+        (403, "Forbidden"),
+    ],
+)
+def test_http_errors(http_server: LocalServer, status: int, words: str) -> None:
+    url = http_server.route("/feed", Reply(status, b"oops"))
+    with Fetcher(timeout=5) as fetcher, pytest.raises(FetchError) as caught:
+        fetcher.fetch(url)
+    assert str(caught.value).startswith(f"{url}: ")
+    assert words in str(caught.value)
+
+
+def test_timeout(http_server: LocalServer) -> None:
+    url = http_server.route("/slow", Reply(200, FEED, delay=1.5))
+    with Fetcher(timeout=0.3) as fetcher, pytest.raises(FetchError) as caught:
+        fetcher.fetch(url)
+    assert str(caught.value).startswith(f"{url}: timed out after 0.3 s")
+
+
+def test_oversized_body_with_content_length(http_server: LocalServer) -> None:
+    url = http_server.route("/big", Reply(200, b"x" * 10_000))
+    with Fetcher(timeout=5, max_bytes=2048) as fetcher, pytest.raises(FetchError) as caught:
+        fetcher.fetch(url)
+    assert "larger than 2,048 bytes" in str(caught.value)
+    assert "collect.max_bytes" in str(caught.value)
+
+
+def test_oversized_body_without_content_length(http_server: LocalServer) -> None:
+    url = http_server.route("/big", Reply(200, chunks=[b"x" * 1000] * 10))
+    with (
+        Fetcher(timeout=5, max_bytes=2048) as fetcher,
+        pytest.raises(FetchError, match="larger than 2,048"),
+    ):
+        fetcher.fetch(url)
+
+
+def test_chunked_body_under_the_limit_is_read_whole(http_server: LocalServer) -> None:
+    url = http_server.route("/chunks", Reply(200, chunks=[b"ab", b"cd", b"ef"]))
+    with Fetcher(timeout=5) as fetcher:
+        assert fetcher.fetch(url).content == b"abcdef"
+
+
+def test_user_agent_names_the_project(http_server: LocalServer) -> None:
+    url = http_server.route("/feed", Reply(200, FEED))
+    with Fetcher(timeout=5) as fetcher:
+        fetcher.fetch(url)
+    agent = http_server.requests[-1].headers["User-Agent"]
+    assert agent.startswith(f"newsletter/{newsletter.__version__}")
+    with Fetcher(timeout=5, user_agent="MyPaper/1.0") as fetcher:
+        fetcher.fetch(url)
+    assert http_server.requests[-1].headers["User-Agent"] == "MyPaper/1.0"
+
+
+def test_connection_refused() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/feed"
+    with Fetcher(timeout=2) as fetcher, pytest.raises(FetchError) as caught:
+        fetcher.fetch(url)
+    assert str(caught.value).startswith(f"{url}: cannot connect")
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/feed", "example.com/feed", "http://", "http://exa mple.com:99999/"]
+)
+def test_bad_urls(url: str) -> None:
+    with Fetcher(timeout=2) as fetcher, pytest.raises(FetchError) as caught:
+        fetcher.fetch(url)
+    assert str(caught.value).startswith(f"{url}: ")
+
+
+def test_transport_can_be_injected() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, content=b"hello", headers={"Content-Type": "text/plain; charset=latin-1"}
+        )
+
+    with Fetcher(transport=httpx.MockTransport(handler)) as fetcher:
+        result = fetcher.fetch("https://example.com/x")
+    assert result.content == b"hello" and result.encoding == "latin-1"
