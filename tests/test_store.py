@@ -40,7 +40,9 @@ def test_an_empty_store_says_to_run_init(db_url: str) -> None:
 
 
 def test_unreachable_database_is_a_clear_error() -> None:
-    with pytest.raises(StoreError, match=r"cannot reach the database postgresql\+psycopg://u:\*\*\*@127.0.0.1:9/x"):
+    with pytest.raises(
+        StoreError, match=r"cannot reach the database postgresql\+psycopg://u:\*\*\*@127.0.0.1:9/x"
+    ):
         Store.open("postgresql://u:pw@127.0.0.1:9/x?connect_timeout=2")
 
 
@@ -52,15 +54,45 @@ def test_an_article_is_stored_once(store: Store) -> None:
         first = add_article(session, source, _article())
         assert first is not None and [t.tag for t in first.tags] == ["local"]
         # the same URL dressed with trackers, a fragment and a default port
-        assert add_article(session, source, _article(url="https://NEWS.example:443/budget?utm_source=rss#top", guid="x")) is None
+        assert (
+            add_article(
+                session,
+                source,
+                _article(url="https://NEWS.example:443/budget?utm_source=rss#top", guid="x"),
+            )
+            is None
+        )
         # the same GUID at another address
-        assert add_article(session, source, _article(url="https://news.example/other", text="Autre texte.")) is None
+        assert (
+            add_article(
+                session, source, _article(url="https://news.example/other", text="Autre texte.")
+            )
+            is None
+        )
         # the same text (spacing and case aside) at another address
-        assert add_article(
-            session, source, _article(url="https://mirror.example/b", guid="m-1", text=_article().text.upper().replace(" ", "  "))
-        ) is None
+        assert (
+            add_article(
+                session,
+                source,
+                _article(
+                    url="https://mirror.example/b",
+                    guid="m-1",
+                    text=_article().text.upper().replace(" ", "  "),
+                ),
+            )
+            is None
+        )
         # a different article
-        assert add_article(session, source, _article(url="https://news.example/2", guid="news-2", text="Un autre sujet entièrement.")) is not None
+        assert (
+            add_article(
+                session,
+                source,
+                _article(
+                    url="https://news.example/2", guid="news-2", text="Un autre sujet entièrement."
+                ),
+            )
+            is not None
+        )
     with store.session() as session:
         assert session.scalar(select(func.count(Article.id))) == 2
         stored = session.scalars(select(Article).order_by(Article.id)).first()
