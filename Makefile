@@ -2,25 +2,27 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
 
 .PHONY: demo test bench clean
 
-$(STAMP): pyproject.toml
+# One stamp per set of extras: `make bench` adds the baselines' packages, `make test` does not need them.
+$(VENV)/.installed-%: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "newsletter needs Python 3.11 or newer (set PYTHON=...)")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[$(subst +,$(comma),$*)]'
+	touch $@
 
-demo: $(STAMP)
+comma := ,
+
+demo: $(VENV)/.installed-test
 	$(BIN)/newsletter init
 	$(BIN)/newsletter demo
 
-test: $(STAMP)
+test: $(VENV)/.installed-test
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(VENV)/.installed-test+bench
 	$(BIN)/python -m bench.summaries
 	$(BIN)/python -m bench.extraction
 	$(BIN)/python -m bench.language
