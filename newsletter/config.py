@@ -85,6 +85,36 @@ class DatabaseConfig:
 @dataclass
 class PathsConfig:
     data: str = _help("Folder for the SQLite store and other state (relative to newsletter.toml).", "var")
+    subscribers: str = _help("Folder with lists.toml and one <list-slug>.csv per list.", "subscribers")
+    templates: str = _help("Folder with the email/ and web/ templates.", "templates")
+    outbox: str = _help("Folder where the outbox backend writes one mbox per edition.", "var/outbox")
+
+
+@dataclass
+class WebConfig:
+    base_url: str = _help(
+        "Public address of the web app: unsubscribe, view-in-browser and archive links start here.",
+        "http://localhost:8000",
+    )
+
+
+@dataclass
+class DeliveryConfig:
+    backend: Literal["outbox", "smtp", "sendgrid"] = _help(
+        "outbox: write mbox files, nothing leaves the machine; smtp; sendgrid.", "outbox"
+    )
+    batch_size: int = _help("Recipients per delivery batch (SendGrid takes at most 1,000).", 1000)
+    unsubscribe_mailto: str = _help(
+        "Address for the mailto: part of List-Unsubscribe; empty means none.", ""
+    )
+    smtp_host: str = _help("SMTP server (password in NEWSLETTER_SMTP_PASSWORD).", "localhost")
+    smtp_port: int = _help("SMTP port.", 587)
+    smtp_security: Literal["starttls", "ssl", "none"] = _help("How the SMTP connection is secured.", "starttls")
+    smtp_username: str = _help("SMTP login; empty means no authentication.", "")
+    smtp_timeout: float = _help("Seconds before an SMTP command gives up.", 30.0)
+    sendgrid_host: str = _help("SendGrid API address (key in SENDGRID_API_KEY).", "https://api.sendgrid.com")
+    sendgrid_timeout: float = _help("Seconds before a SendGrid request gives up.", 30.0)
+    sendgrid_sandbox: bool = _help("Ask SendGrid to validate without sending (sandbox mode).", False)
 
 
 @dataclass
@@ -122,6 +152,8 @@ class Config:
     collect: CollectConfig = _help("Fetching feeds and pages.", default_factory=CollectConfig)
     summarize: SummarizeConfig = _help("Summaries.", default_factory=SummarizeConfig)
     stories: StoriesConfig = _help("Story clustering.", default_factory=StoriesConfig)
+    web: WebConfig = _help("The web app.", default_factory=WebConfig)
+    delivery: DeliveryConfig = _help("Sending mail.", default_factory=DeliveryConfig)
     # Not part of the file: where it was read from, so relative paths resolve against it.
     base_dir: Path = field(default_factory=Path.cwd, metadata={"internal": True})
     path: Path | None = field(default=None, metadata={"internal": True})
@@ -129,6 +161,10 @@ class Config:
     @property
     def data_dir(self) -> Path:
         return (self.base_dir / self.paths.data).resolve()
+
+    def folder(self, relative: str) -> Path:
+        """A configured folder, made absolute against the config file's folder."""
+        return (self.base_dir / relative).resolve()
 
     @property
     def database_url(self) -> str:
@@ -290,6 +326,11 @@ def _validate(config: Config) -> None:
         raise ConfigError("collect.timeout: must be positive")
     if config.collect.max_bytes < 1024:
         raise ConfigError("collect.max_bytes: must be at least 1024")
+    base = urlsplit(config.web.base_url)
+    if base.scheme not in ("http", "https") or not base.netloc:
+        raise ConfigError(f"web.base_url: {config.web.base_url!r} must be an http(s) URL")
+    if not 1 <= config.delivery.batch_size <= 1000:
+        raise ConfigError("delivery.batch_size: must be between 1 and 1000")
     if not 0 < config.stories.threshold <= 1:
         raise ConfigError("stories.threshold: must be between 0 and 1")
 

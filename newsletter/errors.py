@@ -6,7 +6,11 @@
     ├── InputError               a file, page or text we were given cannot be used
     │   └── NoArticleError       a page was fetched but holds no article text
     ├── FetchError               a URL could not be fetched (HTTP error, timeout, too large)
-    └── StoreError               the database is missing, unreachable or not migrated
+    ├── StoreError               the database is missing, unreachable or not migrated
+    ├── EditionError             an edition cannot do what was asked (send a draft, edit a sent one)
+    ├── RenderError              a template is missing or invalid (names the template file)
+    └── DeliveryError            a batch could not be handed to the mail service
+        └── DeliveryAuthError    the service refused our credentials: stop the whole send
 
 Every message names the thing (file, line, key, URL, source) and, where there is one, the next step.
 Library code raises these; only the edges (CLI, web, daemon) turn them into exit codes or pages.
@@ -38,4 +42,20 @@ class FetchError(NewsletterError):
 
 
 class StoreError(NewsletterError):
+    pass
+
+
+class EditionError(NewsletterError):
+    pass
+
+
+class RenderError(NewsletterError):
+    pass
+
+
+class DeliveryError(NewsletterError):
+    pass
+
+
+class DeliveryAuthError(DeliveryError):
     pass

@@ -1,17 +1,20 @@
 """The store's tables, as SQLAlchemy 2.0 typed models.
 
-Only what the stages built so far need: sources, articles, their tags and summaries. Later
+Sources, articles, their tags and summaries; lists, subscribers and memberships; editions,
+their items and delivery batches. Later
 stages add their tables through new Alembic revisions, never by editing a released one.
 """
 
 from __future__ import annotations
 
+from datetime import date as date_type
 from datetime import datetime, timezone
 from typing import Annotated
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -155,3 +158,151 @@ class Summary(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     article: Mapped[Article] = relationship(back_populates="summary")
+
+
+# -- audience ---------------------------------------------------------------------------------
+
+MEMBERSHIP_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+# Consent wins: once in one of these, no import or sync makes the address active again.
+SUPPRESSED = ("unsubscribed", "bounced", "complained")
+
+
+class MailingList(Base):
+    """A subscriber list as declared in subscribers/lists.toml (the file is the reference)."""
+
+    __tablename__ = "lists"
+
+    id: Mapped[intpk]
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(16), default="fr")
+    created_at: Mapped[created]
+
+
+class Subscriber(Base):
+    """A person, by normalised email address, whatever lists they are on."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[intpk]
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    language: Mapped[str] = mapped_column(String(16), default="")
+    created_at: Mapped[created]
+
+
+class Membership(Base):
+    """A subscriber on a list, with the consent status that decides whether they get mail."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("list_id", "subscriber_id", name="uq_memberships"),
+        Index("ix_memberships_list_status", "list_id", "status", "subscriber_id"),
+    )
+
+    id: Mapped[intpk]
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    origin: Mapped[str] = mapped_column(String(40), default="")  # "csv:<file>", "form", ...
+    created_at: Mapped[created]
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    subscriber: Mapped[Subscriber] = relationship()
+    list: Mapped[MailingList] = relationship()
+
+
+# -- editions ---------------------------------------------------------------------------------
+
+EDITION_STATUSES = ("draft", "approved", "sending", "sent", "held", "cancelled")
+
+
+class Edition(Base):
+    """One list's digest for one day. Only a draft is rebuilt or edited; a sent one never changes.
+
+    ``subject``/``preheader``/``intro`` are the editor's text; empty means the default.
+    """
+
+    __tablename__ = "editions"
+    __table_args__ = (UniqueConstraint("list_id", "date", name="uq_editions_list_date"),)
+
+    id: Mapped[intpk]
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    date: Mapped[date_type] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    preheader: Mapped[str] = mapped_column(String(300), default="")
+    intro: Mapped[str] = mapped_column(Text, default="")
+    since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[created]
+    built_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    list: Mapped[MailingList] = relationship()
+    items: Mapped[list[EditionItem]] = relationship(
+        back_populates="edition", cascade="all, delete-orphan",
+        order_by="(EditionItem.section_position, EditionItem.position)",
+    )
+    batches: Mapped[list[DeliveryBatch]] = relationship(
+        back_populates="edition", cascade="all, delete-orphan", order_by="DeliveryBatch.number"
+    )
+
+
+class EditionItem(Base):
+    """An article in an edition: its section and place, and what the editor changed.
+
+    ``edited`` records that an editor moved, dropped or restored it: a rebuild then keeps its
+    place and inclusion; title/summary overrides are kept whenever they are set.
+    """
+
+    __tablename__ = "edition_items"
+    __table_args__ = (UniqueConstraint("edition_id", "article_id", name="uq_edition_items"),)
+
+    id: Mapped[intpk]
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    section: Mapped[str] = mapped_column(String(100))
+    section_position: Mapped[int] = mapped_column(Integer, default=0)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    included: Mapped[bool] = mapped_column(Boolean, default=True)
+    edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    title_override: Mapped[str | None] = mapped_column(Text)
+    summary_override: Mapped[str | None] = mapped_column(Text)
+    also_in: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+
+    edition: Mapped[Edition] = relationship(back_populates="items")
+    article: Mapped[Article] = relationship()
+
+
+BATCH_STATUSES = ("pending", "sending", "sent", "failed", "uncertain")
+
+
+class DeliveryBatch(Base):
+    """Up to ``delivery.batch_size`` recipients of an edition, sent in one provider call.
+
+    ``recipients`` snapshots the subscriber ids when the batch is planned, so later list
+    changes do not shift batches; consent is checked again right before sending.
+    """
+
+    __tablename__ = "delivery_batches"
+    __table_args__ = (
+        UniqueConstraint("edition_id", "number", name="uq_delivery_batches"),
+        Index("ix_delivery_batches_status", "status"),
+    )
+
+    id: Mapped[intpk]
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    first_subscriber_id: Mapped[int] = mapped_column(Integer)
+    last_subscriber_id: Mapped[int] = mapped_column(Integer)
+    recipients: Mapped[list[int]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_count: Mapped[int] = mapped_column(Integer, default=0)
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[created]
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    edition: Mapped[Edition] = relationship(back_populates="batches")
