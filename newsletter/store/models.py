@@ -242,7 +242,7 @@ class Edition(Base):
     list: Mapped[MailingList] = relationship()
     items: Mapped[list[EditionItem]] = relationship(
         back_populates="edition", cascade="all, delete-orphan",
-        order_by="(EditionItem.section_position, EditionItem.position)",
+        order_by=lambda: [EditionItem.section_position, EditionItem.position],
     )
     batches: Mapped[list[DeliveryBatch]] = relationship(
         back_populates="edition", cascade="all, delete-orphan", order_by="DeliveryBatch.number"
