@@ -209,7 +209,7 @@ class Membership(Base):
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscriber: Mapped[Subscriber] = relationship()
-    list: Mapped[MailingList] = relationship()
+    mailing_list: Mapped[MailingList] = relationship()
 
 
 # -- editions ---------------------------------------------------------------------------------
@@ -239,7 +239,7 @@ class Edition(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    list: Mapped[MailingList] = relationship()
+    mailing_list: Mapped[MailingList] = relationship()
     items: Mapped[list[EditionItem]] = relationship(
         back_populates="edition", cascade="all, delete-orphan",
         order_by=lambda: [EditionItem.section_position, EditionItem.position],
