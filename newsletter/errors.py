@@ -10,7 +10,8 @@
     ├── EditionError             an edition cannot do what was asked (send a draft, edit a sent one)
     ├── RenderError              a template is missing or invalid (names the template file)
     └── DeliveryError            a batch could not be handed to the mail service
-        └── DeliveryAuthError    the service refused our credentials: stop the whole send
+        ├── DeliveryAuthError    the service refused our credentials: stop the whole send
+        └── UncertainDeliveryError  part or all of a batch may have gone out: never resend it
 
 Every message names the thing (file, line, key, URL, source) and, where there is one, the next step.
 Library code raises these; only the edges (CLI, web, daemon) turn them into exit codes or pages.
@@ -59,3 +60,7 @@ class DeliveryError(NewsletterError):
 
 class DeliveryAuthError(DeliveryError):
     pass
+
+
+class UncertainDeliveryError(DeliveryError):
+    """The batch may have been sent, wholly or in part: resending it could mail people twice."""

@@ -36,12 +36,14 @@ class MailBatch:
     headers: dict[str, str]  # shared: List-Id, ...
     recipients: list[Recipient]
     message_id_domain: str = "newsletter.invalid"
+    list_name: str = ""  # the List-Id phrase ("Revue de presse"); empty means the slug alone
 
 
 @dataclass
 class BatchResult:
     provider_message_id: str | None = None
     sent: int = 0
+    refused: dict[str, str] = field(default_factory=dict)  # address -> server's reason (SMTP)
 
 
 class MailBackend(Protocol):

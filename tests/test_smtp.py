@@ -1,0 +1,157 @@
+"""SMTP delivery against a real aiosmtpd server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from newsletter.config import Config
+from newsletter.deliver import SMTPBackend, make_backend
+from newsletter.errors import ConfigError, DeliveryAuthError, DeliveryError
+from tests.support.smtpd import SMTPServer, free_port, smtp_server, tls_contexts  # noqa: F401 (fixture)
+from tests.test_mime import PEOPLE, check_message, make_batch
+
+PASSWORD = "p4ss-w0rd-never-printed"
+
+
+def test_messages_arrive_intact_on_one_reused_connection(smtp_server: SMTPServer) -> None:
+    backend = SMTPBackend("127.0.0.1", smtp_server.port, "none", timeout=5)
+    first = make_batch(PEOPLE[:2], batch_id=1)
+    second = make_batch(PEOPLE[2:], batch_id=2)
+    try:
+        r1 = backend.send_batch(first)
+        r2 = backend.send_batch(second)
+    finally:
+        backend.close()
+    assert (r1.sent, r2.sent, r1.refused, r2.refused) == (2, 2, {}, {})
+    assert len(smtp_server.messages) == len(PEOPLE)
+    assert smtp_server.connections_used() == 1
+    assert backend.connections == 1
+    recipients = first.recipients + second.recipients
+    for rcpt, received in zip(recipients, smtp_server.messages, strict=True):
+        assert received.mail_from == "revue@lettres.example.org"
+        assert received.rcpt_tos == [rcpt.email]
+        check_message(received.parsed(), first, rcpt)
+
+
+def test_a_refused_recipient_does_not_stop_the_others(smtp_server: SMTPServer) -> None:
+    smtp_server.handler.refuse.add("omar@example.com")
+    backend = SMTPBackend("127.0.0.1", smtp_server.port, "none", timeout=5)
+    result = backend.send_batch(make_batch())
+    backend.close()
+    assert result.sent == len(PEOPLE) - 1
+    assert list(result.refused) == ["omar@example.com"]
+    assert result.refused["omar@example.com"].startswith("550")
+    assert [m.rcpt_tos[0] for m in smtp_server.messages] == [
+        p[1] for p in PEOPLE if p[1] != "omar@example.com"
+    ]
+    assert smtp_server.connections_used() == 1
+
+
+def test_a_server_closing_mid_batch_is_reconnected_once(smtp_server: SMTPServer) -> None:
+    smtp_server.handler.close_at = 2  # "421 closing" at the third message
+    backend = SMTPBackend("127.0.0.1", smtp_server.port, "none", timeout=5)
+    result = backend.send_batch(make_batch())
+    backend.close()
+    assert result.sent == len(PEOPLE) and result.refused == {}
+    assert [m.rcpt_tos[0] for m in smtp_server.messages] == [p[1] for p in PEOPLE]  # none twice
+    assert [m.connection for m in smtp_server.messages] == [1, 1, 2, 2]
+    assert backend.connections == 2
+
+
+def test_a_second_loss_in_one_batch_stops_it_saying_what_was_sent(
+    smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = smtp_server.handler
+    original = handler.handle_DATA
+
+    async def flaky(server: object, session: object, envelope: object) -> str:
+        status = await original(server, session, envelope)
+        handler.close_at = len(handler.messages)  # 421 at the next message, every time
+        return status
+
+    monkeypatch.setattr(handler, "handle_DATA", flaky)
+    backend = SMTPBackend("127.0.0.1", smtp_server.port, "none", timeout=5)
+    with pytest.raises(DeliveryError, match=r"dropped the connection twice.*2 of 4 messages"):
+        backend.send_batch(make_batch())
+    backend.close()
+    assert [m.rcpt_tos[0] for m in smtp_server.messages] == [p[1] for p in PEOPLE[:2]]
+
+
+def test_unreachable_server_names_host_and_port() -> None:
+    port = free_port()  # nothing listens there
+    backend = SMTPBackend("127.0.0.1", port, "none", timeout=2)
+    with pytest.raises(DeliveryError, match=f"127.0.0.1:{port}"):
+        backend.send_batch(make_batch(PEOPLE[:1]))
+
+
+def test_login_and_refused_login(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    with SMTPServer(login=("revue", PASSWORD)) as server:
+        good = SMTPBackend("127.0.0.1", server.port, "none", "revue", PASSWORD, timeout=5)
+        assert good.send_batch(make_batch(PEOPLE[:1])).sent == 1
+        good.close()
+        bad = SMTPBackend("127.0.0.1", server.port, "none", "revue", "wrong-" + PASSWORD, timeout=5)
+        with pytest.raises(DeliveryAuthError) as caught:
+            bad.send_batch(make_batch(PEOPLE[1:2]))
+    message = str(caught.value)
+    assert "refused the login for revue" in message and "NEWSLETTER_SMTP_PASSWORD" in message
+    assert PASSWORD not in message and PASSWORD not in repr(bad)
+    assert PASSWORD not in caplog.text
+    assert len(server.messages) == 1
+
+
+def test_starttls_with_a_trusted_self_signed_certificate(tmp_path: Path) -> None:
+    server_ctx, client_ctx = tls_contexts(tmp_path)
+    with SMTPServer(tls_context=server_ctx, login=("revue", PASSWORD)) as server:
+        backend = SMTPBackend(
+            "127.0.0.1", server.port, "starttls", "revue", PASSWORD, timeout=5,
+            ssl_context=client_ctx,
+        )  # fmt: skip
+        result = backend.send_batch(make_batch())
+        backend.close()
+        assert result.sent == len(PEOPLE)
+        assert server.connections_used() == 1
+        # the default context does not trust the throwaway certificate: refused, clearly
+        untrusting = SMTPBackend("127.0.0.1", server.port, "starttls", timeout=5)
+        with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
+            untrusting.send_batch(make_batch(PEOPLE[:1]))
+    check_message(server.messages[0].parsed(), make_batch(), make_batch().recipients[0])
+
+
+def test_plain_server_refuses_starttls_with_a_clear_error(smtp_server: SMTPServer) -> None:
+    backend = SMTPBackend(
+        "127.0.0.1",
+        smtp_server.port,
+        "starttls",
+        timeout=5,
+        ssl_context=ssl.create_default_context(),
+    )
+    with pytest.raises(DeliveryError, match=f"127.0.0.1:{smtp_server.port}"):
+        backend.send_batch(make_batch(PEOPLE[:1]))
+    assert smtp_server.messages == []
+
+
+def test_make_backend_reads_the_password_from_the_environment(
+    make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_config(
+        delivery={"backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": 2525,
+                  "smtp_username": "revue", "smtp_security": "ssl", "smtp_timeout": 7.5}
+    )  # fmt: skip
+    monkeypatch.delenv("NEWSLETTER_SMTP_PASSWORD", raising=False)
+    with pytest.raises(ConfigError, match="NEWSLETTER_SMTP_PASSWORD"):
+        make_backend(config)
+    monkeypatch.setenv("NEWSLETTER_SMTP_PASSWORD", PASSWORD)
+    backend = make_backend(config)
+    assert isinstance(backend, SMTPBackend)
+    assert (backend.host, backend.port, backend.security, backend.username, backend.timeout) == (
+        "127.0.0.1", 2525, "ssl", "revue", 7.5,
+    )  # fmt: skip
+    config.delivery.smtp_username = ""
+    monkeypatch.delenv("NEWSLETTER_SMTP_PASSWORD")
+    assert isinstance(make_backend(config), SMTPBackend)  # no login, no password needed
