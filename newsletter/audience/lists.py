@@ -1,0 +1,208 @@
+"""Subscriber lists as declared in ``subscribers/lists.toml``, and their rows in the store.
+
+The file is the reference: one ``[[lists]]`` table per list (like ``[[sources]]`` in
+newsletter.toml), read with the same declared-schema loader as the configuration, so an unknown
+key, a wrong type, a bad address or an unknown time zone is reported with the file and the key
+path (``subscribers/lists.toml: lists[1].from_address: ...``) as a :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter.config import SLUG_RE, _build, _help
+from newsletter.errors import ConfigError
+from newsletter.store.models import MailingList
+
+LISTS_FILE = "lists.toml"
+
+
+@dataclass
+class ListConfig:
+    slug: str = _help(
+        "Short name of the list (lower-case letters, digits, - and _); members in <slug>.csv."
+    )
+    name: str = _help("The list's name as readers see it (subject line, footer, archive).")
+    from_name: str = _help("Sender name shown in the reader's mailbox.")
+    from_address: str = _help("Sender address (must be a valid email address).")
+    tags: list[str] = _help(
+        "Articles carrying any of these tags go into the list's editions (at least one)."
+    )
+    language: str = _help(
+        "Language of the list (fr, en, ar...): dates, fixed texts, text direction.", "fr"
+    )
+    exclude_tags: list[str] = _help(
+        "Articles carrying any of these tags are left out, whatever their other tags.",
+        default_factory=list,
+    )
+    sections: list[str] = _help(
+        "Order of the sections, by tag; tags not named here follow in the order of `tags`.",
+        default_factory=list,
+    )
+    max_items: int = _help("Most articles in one edition.", 20)
+    reply_to: str = _help("Reply-To address; empty means replies go to from_address.", "")
+    schedule: str = _help(
+        "When the edition is sent: a cron expression of 5 fields (minute hour day month weekday).",
+        "0 7 * * *",
+    )
+    timezone: str = _help(
+        "IANA time zone the schedule is read in (e.g. Africa/Casablanca, Europe/Paris).",
+        "Africa/Casablanca",
+    )
+    review: Literal["required", "auto"] = _help(
+        "required: an editor approves each edition before sending; auto: drafts are sent as built.",
+        "required",
+    )
+    template: str = _help("Email template folder under templates/email/.", "default")
+    send_empty: bool = _help(
+        "Send an edition even when no article matched (otherwise it is skipped).", False
+    )
+    lead_minutes: int = _help(
+        "Minutes before the send time at which the draft is built (time for review).", 60
+    )
+
+    @property
+    def section_order(self) -> list[str]:
+        """Every tag of the list in section order: ``sections`` first, then the rest of ``tags``."""
+        return list(self.sections) + [t for t in self.tags if t not in self.sections]
+
+
+@dataclass
+class _ListsFile:
+    lists: list[ListConfig] = _help("The subscriber lists.", default_factory=list)
+
+
+def _check_address(value: str, where: str) -> None:
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ConfigError(f"{where}: {value!r} is not a valid email address ({exc})") from None
+
+
+def _check_tags(values: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for i, tag in enumerate(values):
+        if not tag.strip():
+            raise ConfigError(f"{where}[{i}]: empty tag")
+        if tag in seen:
+            raise ConfigError(f"{where}[{i}]: {tag!r} is given twice")
+        seen.add(tag)
+
+
+def _validate(lists: list[ListConfig]) -> None:
+    slugs: set[str] = set()
+    for i, lst in enumerate(lists):
+        where = f"lists[{i}]"
+        if not SLUG_RE.match(lst.slug):
+            raise ConfigError(
+                f"{where}.slug: {lst.slug!r} must be lower-case letters, digits, - or _"
+            )
+        if lst.slug in slugs:
+            raise ConfigError(f"{where}.slug: {lst.slug!r} is used by another list")
+        slugs.add(lst.slug)
+        if not lst.name.strip():
+            raise ConfigError(f"{where}.name: empty name")
+        if not lst.language.strip():
+            raise ConfigError(f"{where}.language: empty language (fr, en, ar...)")
+        if not lst.tags:
+            raise ConfigError(f"{where}.tags: give at least one tag")
+        _check_tags(lst.tags, f"{where}.tags")
+        _check_tags(lst.exclude_tags, f"{where}.exclude_tags")
+        both = sorted(set(lst.tags) & set(lst.exclude_tags))
+        if both:
+            raise ConfigError(f"{where}.exclude_tags: {', '.join(both)} also in tags")
+        _check_tags(lst.sections, f"{where}.sections")
+        for j, section in enumerate(lst.sections):
+            if section not in lst.tags:
+                raise ConfigError(
+                    f"{where}.sections[{j}]: {section!r} is not one of the list's tags "
+                    f"({', '.join(lst.tags)})"
+                )
+        if lst.max_items < 1:
+            raise ConfigError(f"{where}.max_items: must be at least 1")
+        if not lst.from_name.strip():
+            raise ConfigError(f"{where}.from_name: empty sender name")
+        _check_address(lst.from_address, f"{where}.from_address")
+        if lst.reply_to:
+            _check_address(lst.reply_to, f"{where}.reply_to")
+        fields = lst.schedule.split()
+        if len(fields) != 5:
+            raise ConfigError(
+                f"{where}.schedule: {lst.schedule!r} has {len(fields)} fields, a cron expression "
+                "needs 5 (minute hour day month weekday, e.g. '0 7 * * *')"
+            )
+        try:
+            zoneinfo.ZoneInfo(lst.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"{where}.timezone: unknown time zone {lst.timezone!r} "
+                "(use an IANA name such as Africa/Casablanca)"
+            ) from None
+        if lst.lead_minutes < 0:
+            raise ConfigError(f"{where}.lead_minutes: must be 0 or more")
+
+
+def parse_lists(data: dict[str, object]) -> list[ListConfig]:
+    """Validated lists from already-parsed TOML data (errors carry the key path only)."""
+    lists: list[ListConfig] = _build(_ListsFile, data, "").lists
+    _validate(lists)
+    return lists
+
+
+def load_lists(path: Path) -> list[ListConfig]:
+    """Read and validate ``lists.toml``; every error names the file and the key path."""
+    if not path.exists():
+        raise ConfigError(
+            f"{path}: lists file not found (create it with one [[lists]] table per list, "
+            "or set paths.subscribers in newsletter.toml)"
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    try:
+        return parse_lists(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def find_list(lists: list[ListConfig], slug: str) -> ListConfig:
+    for lst in lists:
+        if lst.slug == slug:
+            return lst
+    known = ", ".join(lst.slug for lst in lists) or "none"
+    raise ConfigError(f"no list named {slug!r} in {LISTS_FILE} (known: {known})")
+
+
+def sync_lists(session: Session, lists: list[ListConfig]) -> dict[str, MailingList]:
+    """The MailingList row of every declared list, created or updated (slug, name, language).
+
+    Lists no longer declared keep their rows: their editions and consent records stay.
+    """
+    slugs = [lst.slug for lst in lists]
+    rows = (
+        {
+            row.slug: row
+            for row in session.scalars(select(MailingList).where(MailingList.slug.in_(slugs)))
+        }
+        if slugs
+        else {}
+    )
+    for lst in lists:
+        row = rows.get(lst.slug)
+        if row is None:
+            row = rows[lst.slug] = MailingList(slug=lst.slug, name=lst.name, language=lst.language)
+            session.add(row)
+        row.name, row.language = lst.name, lst.language
+    session.flush()
+    return {slug: rows[slug] for slug in slugs}

@@ -1,0 +1,384 @@
+"""Subscriber files and sync: bad rows reported by line, good rows loaded, consent always wins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from newsletter.audience.lists import ListConfig, load_lists, sync_lists
+from newsletter.audience.subscribers import (
+    Member,
+    RowError,
+    export_members,
+    forget,
+    forgotten_email,
+    import_file,
+    normalise_email,
+    read_members,
+    sync_all,
+    sync_members,
+)
+from newsletter.errors import InputError
+from newsletter.store.db import Store
+from newsletter.store.models import MailingList, Membership, Subscriber
+
+from .conftest import ROOT
+
+
+def write(tmp_path: Path, text: str, name: str = "news.csv", *, bom: bool = False) -> Path:
+    path = tmp_path / name
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    return path
+
+
+def make_list(session, slug: str = "news") -> MailingList:  # type: ignore[no-untyped-def]
+    lst = ListConfig(
+        slug=slug, name="News", from_name="News", from_address="news@example.org", tags=["x"]
+    )
+    return sync_lists(session, [lst])[slug]
+
+
+def members(store: Store, slug: str = "news") -> dict[str, tuple[str, str, str]]:
+    with store.session() as session:
+        rows = session.execute(
+            select(Subscriber.email, Subscriber.name, Subscriber.language, Membership.status)
+            .join(Membership, Membership.subscriber_id == Subscriber.id)
+            .join(MailingList, MailingList.id == Membership.list_id)
+            .where(MailingList.slug == slug)
+        )
+        return {email: (name, language, status) for email, name, language, status in rows}
+
+
+def set_status(store: Store, email: str, status: str) -> None:
+    with store.session() as session:
+        sid = session.scalar(select(Subscriber.id).where(Subscriber.email == email))
+        session.execute(
+            update(Membership).where(Membership.subscriber_id == sid).values(status=status)
+        )
+
+
+# -- addresses and files ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Alice@Example.ORG ", "Alice@example.org"),
+        ("jose\u0301@example.org", "jos\u00e9@example.org"),  # NFC
+        ("bob@EXAMPLE.ma", "bob@example.ma"),
+    ],
+)
+def test_normalise_email(raw: str, expected: str) -> None:
+    assert normalise_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "   ", "nobody", "a@b", "two..dots@example.org", "x@@example.org"]
+)
+def test_normalise_email_refuses(raw: str) -> None:
+    with pytest.raises(InputError):
+        normalise_email(raw)
+
+
+def test_invalid_rows_reported_with_physical_lines(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "email,name,language\n"
+        "ok1@example.org,One,fr\n"
+        "\n"  # blank line 3: skipped, still counted
+        "broken,Two,fr\n"
+        'ok2@example.org,"Three\non two lines",en\n'  # lines 5-6
+        "also broken@,Four,\n"
+        "ok3@example.org,,\n",
+    )
+    found, problems = read_members(path)
+    assert [(m.email, m.name, m.language, m.line) for m in found] == [
+        ("ok1@example.org", "One", "fr", 2),
+        ("ok2@example.org", "Three on two lines", "en", 5),
+        ("ok3@example.org", "", "", 8),
+    ]
+    assert [(p.line, p.warning) for p in problems] == [(4, False), (7, False)]
+    assert str(problems[0]).startswith(f"{path}:4: invalid email address 'broken'")
+
+
+def test_bom_and_semicolons(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "Email;Name;Language\r\nhélène@example.org;Hélène, Lefèvre;FR\r\n", bom=True
+    )
+    found, problems = read_members(path)
+    assert problems == []
+    assert found == [Member("hélène@example.org", "Hélène, Lefèvre", "fr", 2)]
+
+
+def test_duplicates_merged_later_values_win(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "email,name,language\n"
+        "sam@example.org,Sam,\n"
+        "other@example.org,Other,fr\n"
+        " SAM@example.org,,\n"  # different local-part case: another address
+        "sam@EXAMPLE.org,Samuel,en\n",
+    )
+    found, problems = read_members(path)
+    assert [(m.email, m.name, m.language, m.line) for m in found] == [
+        ("sam@example.org", "Samuel", "en", 2),
+        ("other@example.org", "Other", "fr", 3),
+        ("SAM@example.org", "", "", 4),
+    ]
+    assert [str(p) for p in problems] == [
+        f"{path}:5: warning: sam@example.org already on line 2: merged"
+    ]
+
+
+def test_unknown_columns_warn_once(tmp_path: Path) -> None:
+    path = write(tmp_path, "name,email,city\nAda,ada@example.org,Fès\nBo,bo@example.org,Rabat\n")
+    found, problems = read_members(path)
+    assert [m.email for m in found] == ["ada@example.org", "bo@example.org"]
+    assert [(p.line, p.warning, p.reason) for p in problems] == [
+        (1, True, "ignored unknown column(s): city")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b"mail,name\nx@example.org,X\n",
+            r":1: no 'email' column in the header row \(found: 'mail', 'name'\)",
+        ),
+        (b"", r":1: empty file"),
+        (b"email\nok@example.org\nbad\xff@example.org\n", r":3: not UTF-8 text"),
+    ],
+)
+def test_unreadable_files(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "list.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=r"list\.csv" + message):
+        read_members(path)
+
+
+# -- sync -------------------------------------------------------------------------------------
+
+
+def test_sync_adds_then_updates_then_changes_nothing(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path, "email,name\na@example.org,Ann\nb@example.org,Ben\nnope,Bad\n")
+    with store.session() as session:
+        report = import_file(session, path, make_list(session))
+    assert (report.added, report.updated, report.unchanged, report.kept_suppressed) == (2, 0, 0, 0)
+    assert [str(e) for e in report.errors] == [
+        f"{path}:4: invalid email address 'nope': An email address must have an @-sign."
+    ]
+    assert members(store) == {
+        "a@example.org": ("Ann", "", "active"),
+        "b@example.org": ("Ben", "", "active"),
+    }
+
+    write(
+        tmp_path,
+        "email,name,language\na@example.org,Anne,fr\nb@example.org,,\nc@example.org,Cy,en\n",
+    )
+    with store.session() as session:
+        report = import_file(session, path, make_list(session))
+    assert (report.added, report.updated, report.unchanged) == (1, 1, 1)
+    expected = {
+        "a@example.org": ("Anne", "fr", "active"),
+        "b@example.org": ("Ben", "", "active"),  # an empty name keeps the known one
+        "c@example.org": ("Cy", "en", "active"),
+    }
+    assert members(store) == expected
+
+    with store.session() as session:
+        report = import_file(session, path, make_list(session))
+    assert (report.added, report.updated, report.unchanged, report.kept_suppressed) == (0, 0, 3, 0)
+    assert members(store) == expected
+
+
+@pytest.mark.parametrize("status", ["unsubscribed", "bounced", "complained"])
+def test_consent_wins_over_the_file(store: Store, tmp_path: Path, status: str) -> None:
+    path = write(tmp_path, "email,name\na@example.org,Ann\nb@example.org,Ben\n")
+    with store.session() as session:
+        import_file(session, path, make_list(session))
+    set_status(store, "a@example.org", status)
+    write(tmp_path, "email,name\na@example.org,Ann Again\nb@example.org,Ben\n")
+    with store.session() as session:
+        report = import_file(session, path, make_list(session))
+    assert (report.added, report.updated, report.unchanged, report.kept_suppressed) == (0, 0, 1, 1)
+    assert members(store)["a@example.org"] == ("Ann", "", status)
+
+
+def test_pending_becomes_active_and_other_lists_are_separate(store: Store) -> None:
+    with store.session() as session:
+        news, other = make_list(session), make_list(session, "other")
+        sync_members(session, news, [Member("p@example.org", "Pat")], "form")
+        sync_members(session, other, [Member("p@example.org")], "form")
+    set_status(store, "p@example.org", "pending")
+    with store.session() as session:
+        news = make_list(session)
+        report = sync_members(session, news, [Member("p@example.org")], "csv:news.csv")
+    assert (report.added, report.updated) == (0, 1)
+    assert members(store) == {"p@example.org": ("Pat", "", "active")}
+    assert members(store, "other") == {"p@example.org": ("Pat", "", "pending")}
+
+
+def test_forget_then_import_keeps_the_address_out(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path, "email,name\ngone@example.org,Gone Person\nstay@example.org,Stay\n")
+    with store.session() as session:
+        import_file(session, path, make_list(session))
+        make_list(session, "other")
+    with store.session() as session:
+        assert forget(session, " gone@EXAMPLE.org") == 1
+    tomb = forgotten_email("gone@example.org")
+    assert members(store) == {
+        tomb: ("", "", "unsubscribed"),
+        "stay@example.org": ("Stay", "", "active"),
+    }
+    with store.session() as session:
+        news, other = make_list(session), make_list(session, "other")
+        report = import_file(session, path, news)
+        assert (report.added, report.unchanged, report.kept_suppressed) == (0, 1, 1)
+        report = import_file(session, path, other)  # never on that list: still not added
+        assert (report.added, report.kept_suppressed) == (1, 1)
+    assert "gone@example.org" not in members(store)
+    assert list(members(store, "other")) == ["stay@example.org"]
+    with store.session() as session:
+        assert session.scalar(select(Subscriber.id).where(Subscriber.email.like("%gone%"))) is None
+        assert forget(session, "gone@example.org") == 0  # already forgotten: nothing more
+
+
+def test_forget_an_unknown_address_blocks_later_imports(store: Store) -> None:
+    with store.session() as session:
+        assert forget(session, "never@example.org") == 0
+        report = sync_members(session, make_list(session), [Member("never@example.org")], "csv")
+    assert (report.added, report.kept_suppressed) == (0, 1)
+
+
+def test_sync_all_with_the_sample_files(store: Store) -> None:
+    lists = load_lists(ROOT / "subscribers" / "lists.toml")
+    with store.session() as session:
+        reports = sync_all(session, lists, ROOT / "subscribers")
+    by_slug = {r.list_slug: r for r in reports}
+    assert (by_slug["revue-fr"].added, len(by_slug["revue-fr"].errors)) == (6, 1)
+    assert by_slug["revue-fr"].errors[0].line == 7
+    assert by_slug["digest-en"].added == 3
+    assert by_slug["nashra-ar"].added == 3
+    assert members(store, "nashra-ar")["omar.alaoui@example.ma"] == ("عمر العلوي", "ar", "active")
+    assert members(store, "revue-fr")["helene.lefevre@example.org"][0] == "Hélène Lefèvre"
+    with store.session() as session:
+        again = sync_all(session, lists, ROOT / "subscribers")
+    assert [(r.added, r.updated, r.unchanged) for r in again] == [(0, 0, 6), (0, 0, 3), (0, 0, 3)]
+
+
+def test_sync_all_reports_missing_and_broken_files(store: Store, tmp_path: Path) -> None:
+    def lst(slug: str) -> ListConfig:
+        return ListConfig(
+            slug=slug, name=slug, from_name="N", from_address="n@example.org", tags=["x"]
+        )
+
+    write(tmp_path, "mail\nx@example.org\n", "broken.csv")
+    write(tmp_path, "email\nok@example.org\n", "good.csv")
+    with store.session() as session:
+        empty, broken, good = sync_all(
+            session, [lst("empty"), lst("broken"), lst("good")], tmp_path
+        )
+    assert (empty.path, empty.errors, empty.summary()) == (
+        None,
+        [],
+        "empty: no member file, nothing to sync",
+    )
+    assert [(e.line, "no 'email' column" in e.reason) for e in broken.errors] == [(1, True)]
+    assert good.added == 1
+    assert good.summary() == "good: 1 added, 0 updated, 0 unchanged, 0 kept suppressed"
+
+
+def test_sync_all_keeps_the_first_lists_name_and_language(store: Store, tmp_path: Path) -> None:
+    def lst(slug: str) -> ListConfig:
+        return ListConfig(
+            slug=slug, name=slug, from_name="N", from_address="n@example.org", tags=["x"]
+        )
+
+    write(tmp_path, "email,name,language\nam@example.org,Amina,fr\n", "one.csv")
+    write(tmp_path, "email,name,language\nam@example.org,Amina B.,en\n", "two.csv")
+    lists = [lst("one"), lst("two")]
+    with store.session() as session:
+        _, two = sync_all(session, lists, tmp_path)
+    where = f"{tmp_path / 'two.csv'}:2: warning: am@example.org:"
+    assert [str(w) for w in two.warnings] == [
+        f"{where} name 'Amina B.' differs from 'Amina' in one.csv; keeping 'Amina'",
+        f"{where} language 'en' differs from 'fr' in one.csv; keeping 'fr'",
+    ]
+    with store.session() as session:
+        again = sync_all(session, lists, tmp_path)
+    assert [(r.added, r.updated, r.unchanged) for r in again] == [(0, 0, 1), (0, 0, 1)]
+    assert members(store, "two") == {"am@example.org": ("Amina", "fr", "active")}
+
+
+def test_export_rows(store: Store, tmp_path: Path) -> None:
+    with store.session() as session:
+        news, other = make_list(session), make_list(session, "other")
+        sync_members(
+            session, news, [Member("b@example.org", "Bé", "fr"), Member("a@example.org")], "csv"
+        )
+        sync_members(session, other, [Member("a@example.org")], "csv")
+    set_status(store, "b@example.org", "bounced")
+    with store.session() as session:
+        rows = list(export_members(session, None))
+        only = list(export_members(session, "other"))
+        with pytest.raises(InputError, match="no list 'nope' in the store"):
+            list(export_members(session, "nope"))
+    assert [(r["list"], r["email"], r["name"], r["language"], r["status"]) for r in rows] == [
+        ("news", "a@example.org", "", "", "active"),
+        ("news", "b@example.org", "Bé", "fr", "bounced"),
+        ("other", "a@example.org", "", "", "active"),
+    ]
+    assert list(rows[0]) == ["list", "email", "name", "language", "status", "since"]
+    assert rows[0]["since"].endswith("+00:00")
+    assert [r["email"] for r in only] == ["a@example.org"]
+
+
+def test_many_rows_in_few_queries(store: Store, tmp_path: Path) -> None:
+    from sqlalchemy import event
+
+    rows = "".join(f"user{i}@example.org,User {i}\n" for i in range(3000))
+    path = write(tmp_path, "email,name\n" + rows)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        with store.session() as session:
+            report = import_file(session, path, make_list(session))
+        assert report.added == 3000
+        first = len(statements)
+        with store.session() as session:
+            report = import_file(session, path, make_list(session))
+        assert report.unchanged == 3000
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert first < 60  # lookups by chunks of 500, multi-row inserts: not one query per row
+    assert len(statements) - first < 40
+
+
+def test_row_error_text() -> None:
+    assert str(RowError("a.csv", 3, "bad")) == "a.csv:3: bad"
+    assert str(RowError("a.csv", 1, "odd", warning=True)) == "a.csv:1: warning: odd"
+
+
+def test_forget_again_after_another_way_back_in(store: Store) -> None:
+    with store.session() as session:
+        forget(session, "back@example.org")
+        news = make_list(session)
+        # e.g. a later sign-up form: the address exists again next to its stand-in
+        sub = Subscriber(email="back@example.org", name="Back", language="")
+        session.add(sub)
+        session.flush()
+        session.add(Membership(list_id=news.id, subscriber_id=sub.id, status="active"))
+    with store.session() as session:
+        assert forget(session, "back@example.org") == 1
+    assert members(store) == {}
+    with store.session() as session:
+        emails = set(session.scalars(select(Subscriber.email)))
+    assert emails == {forgotten_email("back@example.org")}
