@@ -16,7 +16,6 @@ $(VENV)/.installed-%: pyproject.toml
 comma := ,
 
 demo: $(VENV)/.installed-test
-	$(BIN)/newsletter init
 	$(BIN)/newsletter demo
 
 test: $(VENV)/.installed-test

@@ -293,16 +293,301 @@ def summarize_cmd(
         click.echo(one(file.read_text(encoding="utf-8", errors="replace"))[0])
 
 
+# -- lists and subscribers -----------------------------------------------------------------
+
+
+def _lists(config: config_mod.Config) -> list:
+    from newsletter.audience.lists import load_lists
+
+    return load_lists(config.folder(config.paths.subscribers) / "lists.toml")
+
+
+def _print_sync(reports: list) -> None:
+    table = Table("list", "added", "updated", "unchanged", "kept suppressed", "rejected rows")
+    for r in reports:
+        table.add_row(r.list_slug, str(r.added), str(r.updated), str(r.unchanged), str(r.kept_suppressed), str(len(r.errors)))
+    Console().print(table)
+    for r in reports:
+        for error in r.errors:
+            click.echo(str(error), err=True)
+
+
+@cli.group()
+def subscribers() -> None:
+    """Lists and their members: sync from subscribers/, import, export, forget."""
+
+
+@subscribers.command(name="sync")
+@click.pass_context
+def subscribers_sync(ctx: click.Context) -> None:
+    """Load subscribers/lists.toml and every <list>.csv into the store."""
+    from newsletter.audience.lists import sync_lists
+    from newsletter.audience.subscribers import sync_all
+
+    config = _config(ctx.parent)
+    lists = _lists(config)
+    with _store(ctx.parent).session() as session:
+        sync_lists(session, lists)
+        reports = sync_all(session, lists, config.folder(config.paths.subscribers))
+    _print_sync(reports)
+
+
+@subscribers.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--list", "slug", required=True, help="The list's slug (see subscribers/lists.toml).")
+@click.pass_context
+def subscribers_import(ctx: click.Context, file: Path, slug: str) -> None:
+    """Add the members of a CSV file (email, name, language) to a list."""
+    from newsletter.audience.lists import find_list, sync_lists
+    from newsletter.audience.subscribers import import_file
+
+    config = _config(ctx.parent)
+    list_config = find_list(_lists(config), slug)
+    with _store(ctx.parent).session() as session:
+        mailing_list = sync_lists(session, [list_config])[slug]
+        report = import_file(session, file, mailing_list)
+    _print_sync([report])
+
+
+@subscribers.command(name="export")
+@click.option("--list", "slug", default=None, help="Only this list.")
+@click.pass_context
+def subscribers_export(ctx: click.Context, slug: str | None) -> None:
+    """Print every membership as CSV (list, email, name, language, status, since)."""
+    import csv
+
+    from newsletter.audience.subscribers import export_members
+
+    with _store(ctx.parent).session() as session:
+        writer = None
+        for row in export_members(session, slug):
+            if writer is None:
+                writer = csv.DictWriter(sys.stdout, fieldnames=list(row))
+                writer.writeheader()
+            writer.writerow(row)
+
+
+@subscribers.command(name="forget")
+@click.argument("email")
+@click.pass_context
+def subscribers_forget(ctx: click.Context, email: str) -> None:
+    """Erase a person's data; the address stays suppressed so no import brings it back."""
+    from newsletter.audience.subscribers import forget
+
+    with _store(ctx.parent).session() as session:
+        count = forget(session, email)
+    click.echo(f"forgot {email}: {count} record(s) erased" if count else f"{email} is not in the store")
+
+
+# -- editions ------------------------------------------------------------------------------
+
+
+@cli.group()
+def editions() -> None:
+    """Build, show, edit, approve and send editions."""
+
+
+def _edition_list(config: config_mod.Config, edition: Any) -> Any:
+    from newsletter.audience.lists import find_list
+
+    return find_list(_lists(config), edition.mailing_list.slug)
+
+
+@editions.command(name="build")
+@click.option("--list", "slug", required=True, help="The list's slug.")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None, help="The edition's day (default: today).")
+@click.pass_context
+def editions_build(ctx: click.Context, slug: str, day: Any) -> None:
+    """Build (or refresh) the draft edition of a list for a day, keeping the editor's edits."""
+    from datetime import date as date_cls
+
+    from newsletter.audience.lists import find_list
+    from newsletter.editions import NothingNewError, build_edition
+
+    config = _config(ctx.parent)
+    list_config = find_list(_lists(config), slug)
+    with _store(ctx.parent).session() as session:
+        try:
+            edition = build_edition(session, list_config, day.date() if day else date_cls.today())
+        except NothingNewError as exc:
+            click.echo(str(exc))
+            return
+        included = sum(1 for i in edition.items if i.included)
+        click.echo(f"edition {edition.id} of {slug} for {edition.date}: draft with {included} items "
+                   f"(see 'newsletter editions show {edition.id}')")
+
+
+@editions.command(name="show")
+@click.argument("edition_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html", "mjml"]), default="text")
+@click.pass_context
+def editions_show(ctx: click.Context, edition_id: int, fmt: str) -> None:
+    """Show an edition: its items (text), the data (json), or the email (html, mjml)."""
+    from newsletter.deliver.send import delivery_counts, render_for_send
+    from newsletter.editions import get_edition
+
+    config = _config(ctx.parent)
+    with _store(ctx.parent).session() as session:
+        edition = get_edition(session, edition_id)
+        list_config = _edition_list(config, edition)
+        if fmt in ("html", "mjml"):
+            rendered = render_for_send(config, list_config, edition)
+            click.echo(rendered.html if fmt == "html" else rendered.mjml)
+            return
+        items = sorted(edition.items, key=lambda i: (i.section_position, i.position, i.id))
+        data = {
+            "id": edition.id, "list": list_config.slug, "date": edition.date.isoformat(),
+            "status": edition.status, "subject": edition.subject, "preheader": edition.preheader,
+            "intro": edition.intro, "delivery": delivery_counts(session, edition.id),
+            "items": [
+                {
+                    "id": i.id, "section": i.section, "included": i.included,
+                    "title": i.title_override or i.article.title,
+                    "summary": i.summary_override or (i.article.summary.text if i.article.summary else ""),
+                    "url": i.article.url, "source": i.article.source.name if i.article.source else "",
+                    "also_in": i.also_in, "edited": i.edited,
+                }
+                for i in items
+            ],
+        }
+    if fmt == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Edition {data['id']} · {data['list']} · {data['date']} · {data['status']}")
+    click.echo(f"Subject: {data['subject'] or '(default)'}")
+    if data["delivery"]:
+        click.echo("Delivery: " + ", ".join(f"{k} {v}" for k, v in data["delivery"].items()) + " batches")
+    section = None
+    for item in data["items"]:
+        if item["section"] != section:
+            section = item["section"]
+            click.echo(f"\n[{section}]")
+        mark = " " if item["included"] else "✗"
+        click.echo(f" {mark} #{item['id']} {item['title']}  ({item['source']})")
+        for other in item["also_in"]:
+            click.echo(f"      also in: {other['source']}")
+
+
+@editions.command(name="edit")
+@click.argument("edition_id", type=int)
+@click.option("--subject", default=None)
+@click.option("--preheader", default=None)
+@click.option("--intro", default=None)
+@click.option("--drop", "drops", type=int, multiple=True, help="Leave item ID out.")
+@click.option("--restore", "restores", type=int, multiple=True, help="Put item ID back.")
+@click.option("--move", "moves", multiple=True, metavar="ITEM:PLACE", help="Move an item to a place in its section.")
+@click.option("--title", "titles", multiple=True, metavar="ITEM:TEXT", help="Rewrite an item's title ('' restores).")
+@click.option("--summary", "summaries", multiple=True, metavar="ITEM:TEXT", help="Rewrite an item's summary ('' restores).")
+@click.pass_context
+def editions_edit(
+    ctx: click.Context, edition_id: int, subject: str | None, preheader: str | None,
+    intro: str | None, drops: tuple[int, ...], restores: tuple[int, ...],
+    moves: tuple[str, ...], titles: tuple[str, ...], summaries: tuple[str, ...],
+) -> None:
+    """Edit a draft: subject, preheader, intro; drop, restore, move or rewrite items."""
+    from newsletter import editions as ed
+
+    def split(value: str, option: str) -> tuple[int, str]:
+        item, sep, rest = value.partition(":")
+        if not sep or not item.strip().isdigit():
+            raise click.BadParameter(f"expected ITEM:VALUE, got {value!r}", param_hint=option)
+        return int(item), rest
+
+    with _store(ctx.parent).session() as session:
+        edition = ed.get_edition(session, edition_id)
+        ed.edit_edition(edition, subject=subject, preheader=preheader, intro=intro)
+        for item in drops:
+            ed.set_included(edition, item, False)
+        for item in restores:
+            ed.set_included(edition, item, True)
+        for value in moves:
+            item, place = split(value, "--move")
+            if not place.strip().isdigit():
+                raise click.BadParameter(f"PLACE must be a number in {value!r}", param_hint="--move")
+            ed.move_item(edition, item, int(place))
+        for value in titles:
+            item, text = split(value, "--title")
+            ed.rewrite_item(edition, item, title=text)
+        for value in summaries:
+            item, text = split(value, "--summary")
+            ed.rewrite_item(edition, item, summary=text)
+    click.echo(f"edition {edition_id} saved")
+
+
+@editions.command(name="approve")
+@click.argument("edition_id", type=int)
+@click.pass_context
+def editions_approve(ctx: click.Context, edition_id: int) -> None:
+    """Approve a draft for sending."""
+    from newsletter.editions import approve, get_edition
+
+    with _store(ctx.parent).session() as session:
+        approve(get_edition(session, edition_id))
+    click.echo(f"edition {edition_id} approved: send it with 'newsletter editions send {edition_id}'")
+
+
+@editions.command(name="unapprove")
+@click.argument("edition_id", type=int)
+@click.pass_context
+def editions_unapprove(ctx: click.Context, edition_id: int) -> None:
+    """Put an approved edition back to draft, to edit it."""
+    from newsletter.editions import get_edition, unapprove
+
+    with _store(ctx.parent).session() as session:
+        unapprove(get_edition(session, edition_id))
+    click.echo(f"edition {edition_id} is a draft again")
+
+
+@editions.command(name="send")
+@click.argument("edition_id", type=int)
+@click.pass_context
+def editions_send(ctx: click.Context, edition_id: int) -> None:
+    """Send an approved edition to its list; sending it again sends nothing more."""
+    from rich.progress import Progress
+
+    from newsletter.deliver import make_backend
+    from newsletter.deliver.send import send_edition
+    from newsletter.editions import get_edition
+    from newsletter.tokens import secret_key
+
+    config = _config(ctx.parent)
+    secret = secret_key()
+    backend = make_backend(config)
+    try:
+        with _store(ctx.parent).session() as session, Progress(transient=True) as bar:
+            list_config = _edition_list(config, get_edition(session, edition_id))
+            task = bar.add_task(f"sending edition {edition_id}", total=None)
+            report = send_edition(
+                session, config, list_config, edition_id, backend, secret,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    finally:
+        backend.close()
+    click.echo(
+        f"edition {edition_id}: {report.sent} messages sent in {report.sent_batches} batches"
+        + (f", {report.already_sent} batches sent before" if report.already_sent else "")
+        + (f", {report.dropped} recipients dropped (consent ended)" if report.dropped else "")
+    )
+    for number in report.uncertain:
+        click.echo(f"batch {number} is uncertain: it was interrupted inside the provider call", err=True)
+    for message in report.failed:
+        click.echo(message, err=True)
+    if report.failed:
+        raise click.ClickException(f"{len(report.failed)} batch(es) failed; run the send again to retry them")
+
+
 # -- demo ----------------------------------------------------------------------------------
 
 
 @cli.command()
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=Path("var/demo"),
+              show_default=True, help="Throwaway folder for the demo's store and outbox (emptied first).")
 @click.pass_context
-def demo(ctx: click.Context) -> None:
-    """One whole offline cycle on the bundled sample content."""
+def demo(ctx: click.Context, workspace: Path) -> None:
+    """One whole offline cycle on the bundled sample content, in a throwaway workspace."""
     from newsletter.demo import run_demo
 
-    run_demo(_config(ctx), Console())
+    run_demo(_config(ctx), Console(), workspace)
 
 
 def main() -> None:

@@ -1,71 +1,145 @@
-"""`newsletter demo`: the pipeline so far, offline, on the sample content of the configuration.
+"""`newsletter demo`: one whole press-review cycle, offline, in a throwaway workspace.
 
-Until editions exist the cycle is: migrate the store, collect every source, enrich, summarize,
-then print each article with its language, tags, story and summary. Running it again adds
-nothing (every article is already known), which is itself part of the demonstration.
+The sample sources of the configuration are collected (twice: the second run adds nothing),
+enriched and summarized; the sample lists and members are synced; each list's edition is
+built, approved, rendered and sent to the outbox (twice: the second send sends nothing).
+Finally it prints where to open each edition's HTML and mailbox file.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
+from datetime import date
+from pathlib import Path
+
 from rich.console import Console
-from rich.panel import Panel
+from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from newsletter.audience.lists import load_lists, sync_lists
+from newsletter.audience.subscribers import sync_all
 from newsletter.collect.run import collect
-from newsletter.config import Config, is_remote, safe_url
+from newsletter.config import Config, is_remote
+from newsletter.deliver.outbox import OutboxBackend
+from newsletter.deliver.send import send_edition
+from newsletter.editions import NothingNewError, approve, build_edition
 from newsletter.enrich.pending import enrich_pending
 from newsletter.errors import ConfigError
 from newsletter.store.db import Store, make_engine, migrate
 from newsletter.store.models import Article
 from newsletter.summarize.pending import summarize_pending
 
+# Signs the demo's unsubscribe links only: real sends read NEWSLETTER_SECRET_KEY.
+DEMO_SECRET = "demo-only-secret-not-for-real-mail"
 
-def run_demo(config: Config, console: Console) -> None:
+
+def demo_config(config: Config, workspace: Path) -> Config:
+    """CONFIG with its state moved into WORKSPACE and delivery to the outbox."""
+    workspace = workspace.resolve()
+    return dataclasses.replace(
+        config,
+        database=dataclasses.replace(config.database, url=f"sqlite:///{workspace / 'newsletter.db'}"),
+        paths=dataclasses.replace(config.paths, data=str(workspace), outbox=str(workspace / "outbox")),
+        delivery=dataclasses.replace(config.delivery, backend="outbox"),
+    )
+
+
+def run_demo(config: Config, console: Console, workspace: Path, *, day: date | None = None) -> None:
     remote = [s.name for s in config.sources if s.enabled and is_remote(s.url)]
     if remote:
         raise ConfigError(
             f"the demo runs offline, but these sources need the network: {', '.join(remote)} "
             "(use the bundled newsletter.toml, or run 'newsletter collect')"
         )
+    day = day or date.today()
+    shutil.rmtree(workspace, ignore_errors=True)
+    workspace.mkdir(parents=True)
+    config = demo_config(config, workspace)
     engine = make_engine(config.database_url)
     migrate(engine)
     engine.dispose()
-    console.print(f"[bold]Store[/bold] {safe_url(config.database_url)} ready.")
+    console.print(f"[bold]Workspace[/bold] {workspace.resolve()} (thrown away at the next demo)", soft_wrap=True)
     store = Store(config.database_url)
-    with store.session() as session:
+    try:
+        with store.session() as session:
+            _collect(session, config, console)
+            _sync(session, config, console)
+            outputs = _editions(session, config, console, day)
+    finally:
+        store.close()
+    console.print("\n[bold]Open the editions:[/bold]")
+    for slug, html, mbox in outputs:
+        console.print(f"  {slug}: {html}", highlight=False, soft_wrap=True)
+        console.print(f"  {' ' * len(slug)}  {mbox}", highlight=False, soft_wrap=True)
+
+
+def _collect(session, config: Config, console: Console) -> None:  # noqa: ANN001
+    console.print("\n[bold]1. Collect[/bold]")
+    for attempt in ("first run", "second run"):
         reports = collect(session, config)
+        enrich_pending(session, config)
+        summarize_pending(session, config)
+        line = "; ".join(f"{r.name}: {r.new} new, {r.known} already known" for r in reports)
+        console.print(f"  {attempt}: {line}", highlight=False)
         for r in reports:
-            console.print(
-                f"  collected [bold]{r.name}[/bold]: {r.new} new, {r.known} already known, "
-                f"{len(r.errors)} errors", highlight=False,
-            )
             for message in r.errors:
-                console.print(f"    [yellow]{message}[/yellow]", highlight=False)
-        enriched = enrich_pending(session, config)
-        summarized = summarize_pending(session, config)
-        console.print(f"  enriched {len(enriched)}, summarized {summarized}.\n")
-        articles = session.scalars(
-            select(Article)
-            .options(selectinload(Article.tags), selectinload(Article.summary), selectinload(Article.source))
-            .order_by(Article.published_at.desc().nulls_last(), Article.id)
-        ).all()
-        stories: dict[int | None, int] = {}
-        for a in articles:
-            stories[a.story_id] = stories.get(a.story_id, 0) + 1
-        for a in articles:
-            tags = ", ".join(f"{t.tag} ({t.origin})" for t in a.tags) or "none"
-            shared = stories[a.story_id] > 1
-            story = f"story {a.story_id}" + (" [bold](same story as another source)[/bold]" if shared else "")
-            summary = a.summary.text if a.summary else "(no summary)"
-            body = (
-                f"[dim]{a.source.name if a.source else '?'} · {a.language or '?'} · "
-                f"{a.published_at:%Y-%m-%d %H:%M} UTC[/dim]\n" if a.published_at else
-                f"[dim]{a.source.name if a.source else '?'} · {a.language or '?'}[/dim]\n"
+                console.print(f"    [yellow]{r.name}: {message}[/yellow]", highlight=False)
+    articles = session.scalars(
+        select(Article)
+        .options(selectinload(Article.tags), selectinload(Article.summary))
+        .order_by(Article.language, Article.id)
+    ).all()
+    stories: dict[int | None, int] = {}
+    for a in articles:
+        stories[a.story_id] = stories.get(a.story_id, 0) + 1
+    for a in articles:
+        tags = ", ".join(f"{t.tag} ({t.origin})" for t in a.tags)
+        shared = "  [bold]· same story as another source[/bold]" if stories[a.story_id] > 1 else ""
+        console.print(f"  [{a.language}] [bold]{a.title}[/bold]{shared}", highlight=False)
+        console.print(f"       tags: {tags}", highlight=False)
+        console.print(f"       {a.summary.text if a.summary else '(no summary)'}", highlight=False)
+
+
+def _sync(session, config: Config, console: Console) -> None:  # noqa: ANN001
+    console.print("\n[bold]2. Lists and subscribers[/bold]")
+    lists = load_lists(config.folder(config.paths.subscribers) / "lists.toml")
+    sync_lists(session, lists)
+    for report in sync_all(session, lists, config.folder(config.paths.subscribers)):
+        console.print(
+            f"  {report.list_slug}: {report.added} added, {len(report.errors)} rows rejected",
+            highlight=False,
+        )
+        for error in report.errors:
+            console.print(f"    [yellow]{error}[/yellow]", highlight=False)
+
+
+def _editions(session, config: Config, console: Console, day: date) -> list[tuple[str, Path, Path]]:  # noqa: ANN001
+    console.print("\n[bold]3. Editions[/bold]")
+    lists = load_lists(config.folder(config.paths.subscribers) / "lists.toml")
+    backend = OutboxBackend(config.folder(config.paths.outbox))
+    table = Table("list", "edition", "items", "sent", "second send")
+    outputs = []
+    try:
+        for list_config in lists:
+            try:
+                edition = build_edition(session, list_config, day)
+            except NothingNewError as exc:
+                console.print(f"  {exc}")
+                continue
+            approve(edition)
+            session.commit()
+            first = send_edition(session, config, list_config, edition.id, backend, DEMO_SECRET)
+            again = send_edition(session, config, list_config, edition.id, backend, DEMO_SECRET)
+            items = sum(1 for i in edition.items if i.included)
+            table.add_row(
+                list_config.slug, f"#{edition.id} {edition.status}", str(items),
+                f"{first.sent} messages", f"{again.sent} messages",
             )
-            body += f"tags: {tags}\n{story}\n\n{summary}"
-            console.print(Panel(body, title=a.title, title_align="left", expand=True), highlight=False)
-    store.close()
-    console.print(
-        f"{len(articles)} articles in the store. Run 'make demo' again: nothing is added twice."
-    )
+            folder = config.folder(config.paths.outbox)
+            outputs.append((list_config.slug, folder / f"edition-{edition.id}.html", folder / f"edition-{edition.id}.mbox"))
+    finally:
+        backend.close()
+    console.print(table)
+    return outputs

@@ -37,20 +37,27 @@ def test_commands_before_init_say_what_to_do(runner: CliRunner) -> None:
     assert "run 'newsletter init' first" in result.output
 
 
-def test_demo_runs_offline_and_twice_adds_nothing(runner: CliRunner) -> None:
-    first = runner.invoke(cli, ["--config", CONFIG, "demo"])
-    assert first.exit_code == 0, first.output
-    assert "collected courrier-eco: 4 new" in first.output
-    assert "Bouton retour en haut de la page" not in first.output
-    assert "(same story as another source)" in first.output
-    second = runner.invoke(cli, ["--config", CONFIG, "demo"])
-    assert second.exit_code == 0, second.output
-    assert "collected courrier-eco: 0 new, 4 already known" in second.output
-    assert "collected sample-articles: 0 new" in second.output
-    status = runner.invoke(cli, ["--config", CONFIG, "status"])
-    assert status.exit_code == 0, status.output
-    flat = " ".join(status.output.split())
-    assert "courrier-eco" in flat and "10 articles (fr 7, en 2, ar 1)" in flat and "0 waiting for enrichment" in flat
+def test_demo_runs_the_whole_cycle_offline(tmp_path: Path) -> None:
+    workspace = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["--config", CONFIG, "demo", "--workspace", str(workspace)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    flat = " ".join(out.split())  # rich wraps long lines at the terminal's width
+    assert "first run: courrier-eco: 4 new, 0 already known" in flat
+    assert "second run: courrier-eco: 0 new, 4 already known" in flat
+    assert "Bouton retour en haut de la page" not in flat
+    assert "same story as another source" in flat
+    mboxes = sorted(workspace.glob("outbox/edition-*.mbox"))
+    htmls = sorted(workspace.glob("outbox/edition-*.html"))
+    assert len(mboxes) == len(htmls) == 3, out  # one edition per sample list
+    for path in [*mboxes, *htmls]:
+        assert path.name in out
+    # the second send of each edition sent nothing
+    rows = [line for line in out.splitlines() if "messages" in line]
+    assert rows and all(line.rstrip(" │").endswith("0 messages") for line in rows), rows
+    # running it again starts from an empty workspace
+    again = CliRunner().invoke(cli, ["--config", CONFIG, "demo", "--workspace", str(workspace)], terminal_width=200)
+    assert again.exit_code == 0 and "first run: courrier-eco: 4 new" in " ".join(again.output.split())
 
 
 def test_import_reports_bad_files_and_keeps_the_good(runner: CliRunner, tmp_path: Path) -> None:
@@ -69,7 +76,8 @@ def test_import_reports_bad_files_and_keeps_the_good(runner: CliRunner, tmp_path
     assert again.exit_code == 0, again.output
     assert "0 articles enriched" in again.output
     status = runner.invoke(cli, ["--config", CONFIG, "status"])
-    assert "1 articles" in status.output
+    flat = " ".join(status.output.split())
+    assert "import" in flat and "1 articles (fr 1)" in flat and "0 waiting for enrichment" in flat
 
 
 def test_import_sample_article(runner: CliRunner) -> None:
@@ -115,3 +123,76 @@ def test_summarize_stdin() -> None:
     result = CliRunner().invoke(cli, ["summarize", "-", "--max-words", "10"], input=text)
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "Le conseil a voté le budget lundi."
+
+
+@pytest.fixture
+def workspace_config(tmp_path: Path, monkeypatch) -> str:
+    """The example configuration, with the store and outbox in tmp_path."""
+    text = (ROOT / "newsletter.toml").read_text(encoding="utf-8")
+    text = text.replace('url = "sample/', f'url = "{ROOT}/sample/')
+    text = text.replace('data = "var"', f'data = "{tmp_path}"\nsubscribers = "{ROOT}/subscribers"\n'
+                        f'templates = "{ROOT}/templates"\noutbox = "{tmp_path}/outbox"')
+    path = tmp_path / "newsletter.toml"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.delenv("NEWSLETTER_DATABASE_URL", raising=False)
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "a-test-secret-that-is-long-enough")
+    return str(path)
+
+
+def test_an_editor_does_each_step_by_hand(workspace_config: str, tmp_path: Path) -> None:
+    run = CliRunner().invoke
+
+    def ok(*args: str) -> str:
+        result = run(cli, ["--config", workspace_config, *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    ok("init")
+    ok("collect")
+    ok("subscribers", "sync")
+    assert "nothing new for digest-en" not in ok("editions", "build", "--list", "digest-en", "--date", "2026-11-28")
+    built = ok("editions", "build", "--list", "revue-fr", "--date", "2026-11-28")
+    edition_id = built.split()[1]
+    data = json.loads(ok("editions", "show", edition_id, "--format", "json"))
+    assert data["status"] == "draft" and len(data["items"]) >= 3
+    first, second = data["items"][0]["id"], data["items"][1]["id"]
+    ok("editions", "edit", edition_id, "--subject", "Notre revue du samedi",
+       "--drop", str(second), "--title", f"{first}:Un titre réécrit")
+    # sending a draft is refused with the next step
+    refused = run(cli, ["--config", workspace_config, "editions", "send", edition_id])
+    assert refused.exit_code == 1 and f"approve it first ('newsletter editions approve {edition_id}')" in refused.output
+    ok("editions", "approve", edition_id)
+    html = ok("editions", "show", edition_id, "--format", "html")
+    assert "Un titre réécrit" in html and 'lang="fr"' in html
+    sent = ok("editions", "send", edition_id)
+    assert f"edition {edition_id}: 6 messages sent in 1 batches" in sent
+    again = ok("editions", "send", edition_id)
+    assert f"edition {edition_id}: 0 messages sent in 0 batches, 1 batches sent before" in again
+    mbox = tmp_path / "outbox" / f"edition-{edition_id}.mbox"
+    assert mbox.read_bytes().count(b"\nFrom ") + 1 == 6
+    # a sent edition cannot be edited or rebuilt
+    frozen = run(cli, ["--config", workspace_config, "editions", "edit", edition_id, "--subject", "x"])
+    assert frozen.exit_code == 1 and "is sent" in frozen.output
+    shown = ok("editions", "show", edition_id)
+    assert "Notre revue du samedi" in shown and "✗" in shown
+
+
+def test_send_without_a_secret_key_says_what_to_set(workspace_config: str, monkeypatch) -> None:
+    monkeypatch.delenv("NEWSLETTER_SECRET_KEY")
+    result = CliRunner().invoke(cli, ["--config", workspace_config, "editions", "send", "1"])
+    assert result.exit_code == 2 and "NEWSLETTER_SECRET_KEY" in result.output
+
+
+def test_subscribers_export_and_forget(workspace_config: str) -> None:
+    run = CliRunner().invoke
+    assert run(cli, ["--config", workspace_config, "init"]).exit_code == 0
+    assert run(cli, ["--config", workspace_config, "subscribers", "sync"]).exit_code == 0
+    exported = run(cli, ["--config", workspace_config, "subscribers", "export", "--list", "digest-en"])
+    assert exported.exit_code == 0
+    rows = exported.output.strip().splitlines()
+    assert rows[0].startswith("list,email") and len(rows) == 4
+    email = rows[1].split(",")[1]
+    forgot = run(cli, ["--config", workspace_config, "subscribers", "forget", email])
+    assert forgot.exit_code == 0 and "forgot" in forgot.output
+    after = run(cli, ["--config", workspace_config, "subscribers", "export", "--list", "digest-en"])
+    assert email not in after.output
