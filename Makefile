@@ -26,6 +26,7 @@ bench: $(VENV)/.installed-test+bench
 	$(BIN)/python -m bench.extraction
 	$(BIN)/python -m bench.language
 	$(BIN)/python -m bench.stories
+	$(BIN)/python -m bench.render
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -30,52 +30,51 @@ SOURCE_KINDS = ("feed", "page", "file")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
-def _help(text: str, default: Any = dataclasses.MISSING, **kw: Any) -> Any:
-    if default is dataclasses.MISSING and "default_factory" not in kw:
-        return field(metadata={"help": text}, **kw)
-    if "default_factory" in kw:
-        return field(metadata={"help": text}, **kw)
-    return field(default=default, metadata={"help": text}, **kw)
+def setting(text: str, default: Any = dataclasses.MISSING, **kw: Any) -> Any:
+    """A schema field with its help text (and its default, unless it is required)."""
+    if default is not dataclasses.MISSING:
+        kw["default"] = default
+    return field(metadata={"help": text}, **kw)
 
 
 @dataclass
 class SourceConfig:
-    name: str = _help("Unique short name of the source (letters, digits, - and _).")
-    url: str = _help(
+    name: str = setting("Unique short name of the source (letters, digits, - and _).")
+    url: str = setting(
         "Feed or page URL (http/https), or a local path relative to newsletter.toml "
         "(a feed .xml, an article file, or a folder of them)."
     )
-    kind: Literal["feed", "page", "file"] = _help(
+    kind: Literal["feed", "page", "file"] = setting(
         "feed: RSS/Atom; page: one article page; file: local files to import.", "feed"
     )
-    tags: list[str] = _help("Tags every article of this source carries.", default_factory=list)
-    language: str = _help("Language of the source (fr, en, ar...); empty means detect.", "")
-    interval: int = _help("Minutes between two fetches of this source (used by the daemon).", 60)
-    priority: int = _help("Ranking weight of the source in digests: higher comes first.", 0)
-    enabled: bool = _help("Set to false to stop collecting this source without deleting it.", True)
-    fetch_pages: bool = _help(
+    tags: list[str] = setting("Tags every article of this source carries.", default_factory=list)
+    language: str = setting("Language of the source (fr, en, ar...); empty means detect.", "")
+    interval: int = setting("Minutes between two fetches of this source (used by the daemon).", 60)
+    priority: int = setting("Ranking weight of the source in digests: higher comes first.", 0)
+    enabled: bool = setting("Set to false to stop collecting this source without deleting it.", True)
+    fetch_pages: bool = setting(
         "Fetch the article page when a feed entry only carries a teaser.", True
     )
 
 
 @dataclass
 class TagRule:
-    name: str = _help("The tag (lower case, e.g. 'economie').")
-    keywords: list[str] = _help(
+    name: str = setting("The tag (lower case, e.g. 'economie').")
+    keywords: list[str] = setting(
         "Words or phrases that give the tag: whole words, accent- and case-insensitive, "
         "lemmatised (\u00e9lection matches \u00e9lections).",
         default_factory=list,
     )
-    categories: list[str] = _help(
+    categories: list[str] = setting(
         "Feed categories mapped to this tag (compared accent- and case-insensitively).",
         default_factory=list,
     )
-    min_hits: int = _help("Keyword occurrences needed in title and lead to give the tag.", 1)
+    min_hits: int = setting("Keyword occurrences needed in title and lead to give the tag.", 1)
 
 
 @dataclass
 class DatabaseConfig:
-    url: str = _help(
+    url: str = setting(
         "SQLAlchemy URL of the store; NEWSLETTER_DATABASE_URL overrides it. "
         "Default: SQLite file in the data folder.",
         "",
@@ -84,15 +83,15 @@ class DatabaseConfig:
 
 @dataclass
 class PathsConfig:
-    data: str = _help("Folder for the SQLite store and other state (relative to newsletter.toml).", "var")
-    subscribers: str = _help("Folder with lists.toml and one <list-slug>.csv per list.", "subscribers")
-    templates: str = _help("Folder with the email/ and web/ templates.", "templates")
-    outbox: str = _help("Folder where the outbox backend writes one mbox per edition.", "var/outbox")
+    data: str = setting("Folder for the SQLite store and other state (relative to newsletter.toml).", "var")
+    subscribers: str = setting("Folder with lists.toml and one <list-slug>.csv per list.", "subscribers")
+    templates: str = setting("Folder with the email/ and web/ templates.", "templates")
+    outbox: str = setting("Folder where the outbox backend writes one mbox per edition.", "var/outbox")
 
 
 @dataclass
 class WebConfig:
-    base_url: str = _help(
+    base_url: str = setting(
         "Public address of the web app: unsubscribe, view-in-browser and archive links start here.",
         "http://localhost:8000",
     )
@@ -100,60 +99,60 @@ class WebConfig:
 
 @dataclass
 class DeliveryConfig:
-    backend: Literal["outbox", "smtp", "sendgrid"] = _help(
+    backend: Literal["outbox", "smtp", "sendgrid"] = setting(
         "outbox: write mbox files, nothing leaves the machine; smtp; sendgrid.", "outbox"
     )
-    batch_size: int = _help("Recipients per delivery batch (SendGrid takes at most 1,000).", 1000)
-    unsubscribe_mailto: str = _help(
+    batch_size: int = setting("Recipients per delivery batch (SendGrid takes at most 1,000).", 1000)
+    unsubscribe_mailto: str = setting(
         "Address for the mailto: part of List-Unsubscribe; empty means none.", ""
     )
-    smtp_host: str = _help("SMTP server (password in NEWSLETTER_SMTP_PASSWORD).", "localhost")
-    smtp_port: int = _help("SMTP port.", 587)
-    smtp_security: Literal["starttls", "ssl", "none"] = _help("How the SMTP connection is secured.", "starttls")
-    smtp_username: str = _help("SMTP login; empty means no authentication.", "")
-    smtp_timeout: float = _help("Seconds before an SMTP command gives up.", 30.0)
-    sendgrid_host: str = _help("SendGrid API address (key in SENDGRID_API_KEY).", "https://api.sendgrid.com")
-    sendgrid_timeout: float = _help("Seconds before a SendGrid request gives up.", 30.0)
-    sendgrid_sandbox: bool = _help("Ask SendGrid to validate without sending (sandbox mode).", False)
+    smtp_host: str = setting("SMTP server (password in NEWSLETTER_SMTP_PASSWORD).", "localhost")
+    smtp_port: int = setting("SMTP port.", 587)
+    smtp_security: Literal["starttls", "ssl", "none"] = setting("How the SMTP connection is secured.", "starttls")
+    smtp_username: str = setting("SMTP login; empty means no authentication.", "")
+    smtp_timeout: float = setting("Seconds before an SMTP command gives up.", 30.0)
+    sendgrid_host: str = setting("SendGrid API address (key in SENDGRID_API_KEY).", "https://api.sendgrid.com")
+    sendgrid_timeout: float = setting("Seconds before a SendGrid request gives up.", 30.0)
+    sendgrid_sandbox: bool = setting("Ask SendGrid to validate without sending (sandbox mode).", False)
 
 
 @dataclass
 class CollectConfig:
-    timeout: float = _help("Seconds before an HTTP request gives up.", 20.0)
-    max_bytes: int = _help("Largest response body accepted, in bytes.", 5_000_000)
-    user_agent: str = _help("User-Agent header sent with every request.", "")
-    teaser_words: int = _help(
+    timeout: float = setting("Seconds before an HTTP request gives up.", 20.0)
+    max_bytes: int = setting("Largest response body accepted, in bytes.", 5_000_000)
+    user_agent: str = setting("User-Agent header sent with every request.", "")
+    teaser_words: int = setting(
         "A feed entry with fewer words than this is a teaser: its page is fetched.", 80
     )
 
 
 @dataclass
 class SummarizeConfig:
-    method: Literal["extractive", "lead"] = _help(
+    method: Literal["extractive", "lead"] = setting(
         "extractive: position-aware centrality (default); lead: the first sentences.", "extractive"
     )
-    max_words: int = _help("Longest summary, in words.", 60)
+    max_words: int = setting("Longest summary, in words.", 60)
 
 
 @dataclass
 class StoriesConfig:
-    threshold: float = _help(
+    threshold: float = setting(
         "Similarity (0-1) of title and lead above which two articles tell the same story.", 0.5
     )
-    window_days: int = _help("Only articles published this many days apart can share a story.", 3)
+    window_days: int = setting("Only articles published this many days apart can share a story.", 3)
 
 
 @dataclass
 class Config:
-    sources: list[SourceConfig] = _help("News sources to collect.", default_factory=list)
-    tags: list[TagRule] = _help("Tag rules: keywords and feed categories.", default_factory=list)
-    database: DatabaseConfig = _help("The store.", default_factory=DatabaseConfig)
-    paths: PathsConfig = _help("Folders.", default_factory=PathsConfig)
-    collect: CollectConfig = _help("Fetching feeds and pages.", default_factory=CollectConfig)
-    summarize: SummarizeConfig = _help("Summaries.", default_factory=SummarizeConfig)
-    stories: StoriesConfig = _help("Story clustering.", default_factory=StoriesConfig)
-    web: WebConfig = _help("The web app.", default_factory=WebConfig)
-    delivery: DeliveryConfig = _help("Sending mail.", default_factory=DeliveryConfig)
+    sources: list[SourceConfig] = setting("News sources to collect.", default_factory=list)
+    tags: list[TagRule] = setting("Tag rules: keywords and feed categories.", default_factory=list)
+    database: DatabaseConfig = setting("The store.", default_factory=DatabaseConfig)
+    paths: PathsConfig = setting("Folders.", default_factory=PathsConfig)
+    collect: CollectConfig = setting("Fetching feeds and pages.", default_factory=CollectConfig)
+    summarize: SummarizeConfig = setting("Summaries.", default_factory=SummarizeConfig)
+    stories: StoriesConfig = setting("Story clustering.", default_factory=StoriesConfig)
+    web: WebConfig = setting("The web app.", default_factory=WebConfig)
+    delivery: DeliveryConfig = setting("Sending mail.", default_factory=DeliveryConfig)
     # Not part of the file: where it was read from, so relative paths resolve against it.
     base_dir: Path = field(default_factory=Path.cwd, metadata={"internal": True})
     path: Path | None = field(default=None, metadata={"internal": True})
@@ -228,7 +227,7 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table, got {type(value).__name__}")
-        return _build(tp, value, where)
+        return build_section(tp, value, where)
     if origin in (types.UnionType, typing.Union):
         raise TypeError(f"unsupported schema type at {where}")
     ok = (
@@ -240,7 +239,8 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
     return float(value) if tp is float else value
 
 
-def _build(cls: Any, data: dict[str, Any], where: str) -> Any:
+def build_section(cls: Any, data: dict[str, Any], where: str) -> Any:
+    """The dataclass CLS built from the TOML table DATA found at key path WHERE (checked)."""
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     kwargs = {}
@@ -337,7 +337,7 @@ def _validate(config: Config) -> None:
 
 def parse(data: dict[str, Any], *, base_dir: Path | None = None, path: Path | None = None) -> Config:
     """Build a validated :class:`Config` from already-parsed TOML data."""
-    config = _build(Config, data, "")
+    config = build_section(Config, data, "")
     config.base_dir = (base_dir or Path.cwd()).resolve()
     config.path = path
     _validate(config)

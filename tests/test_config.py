@@ -100,3 +100,13 @@ def test_readme_documents_every_configuration_key() -> None:
     documented = set(re.findall(r"^\| `([^`]+)` \|", section, re.M))
     declared = {path for path, *_ in config_mod.schema_keys()}
     assert declared == documented, f"missing: {declared - documented}, stale: {documented - declared}"
+
+
+def test_readme_documents_every_list_key() -> None:
+    from newsletter.audience.lists import ListConfig
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Lists reference", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `([^`]+)` \|", section, re.M))
+    declared = {path for path, *_ in config_mod.schema_keys(ListConfig, "lists[].")}
+    assert declared == documented, f"missing: {declared - documented}, stale: {documented - declared}"

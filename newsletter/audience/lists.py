@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.config import SLUG_RE, _build, _help
+from newsletter.config import SLUG_RE, build_section, setting
 from newsletter.errors import ConfigError
 from newsletter.store.models import MailingList
 
@@ -27,45 +27,45 @@ LISTS_FILE = "lists.toml"
 
 @dataclass
 class ListConfig:
-    slug: str = _help(
+    slug: str = setting(
         "Short name of the list (lower-case letters, digits, - and _); members in <slug>.csv."
     )
-    name: str = _help("The list's name as readers see it (subject line, footer, archive).")
-    from_name: str = _help("Sender name shown in the reader's mailbox.")
-    from_address: str = _help("Sender address (must be a valid email address).")
-    tags: list[str] = _help(
+    name: str = setting("The list's name as readers see it (subject line, footer, archive).")
+    from_name: str = setting("Sender name shown in the reader's mailbox.")
+    from_address: str = setting("Sender address (must be a valid email address).")
+    tags: list[str] = setting(
         "Articles carrying any of these tags go into the list's editions (at least one)."
     )
-    language: str = _help(
+    language: str = setting(
         "Language of the list (fr, en, ar...): dates, fixed texts, text direction.", "fr"
     )
-    exclude_tags: list[str] = _help(
+    exclude_tags: list[str] = setting(
         "Articles carrying any of these tags are left out, whatever their other tags.",
         default_factory=list,
     )
-    sections: list[str] = _help(
+    sections: list[str] = setting(
         "Order of the sections, by tag; tags not named here follow in the order of `tags`.",
         default_factory=list,
     )
-    max_items: int = _help("Most articles in one edition.", 20)
-    reply_to: str = _help("Reply-To address; empty means replies go to from_address.", "")
-    schedule: str = _help(
+    max_items: int = setting("Most articles in one edition.", 20)
+    reply_to: str = setting("Reply-To address; empty means replies go to from_address.", "")
+    schedule: str = setting(
         "When the edition is sent: a cron expression of 5 fields (minute hour day month weekday).",
         "0 7 * * *",
     )
-    timezone: str = _help(
+    timezone: str = setting(
         "IANA time zone the schedule is read in (e.g. Africa/Casablanca, Europe/Paris).",
         "Africa/Casablanca",
     )
-    review: Literal["required", "auto"] = _help(
+    review: Literal["required", "auto"] = setting(
         "required: an editor approves each edition before sending; auto: drafts are sent as built.",
         "required",
     )
-    template: str = _help("Email template folder under templates/email/.", "default")
-    send_empty: bool = _help(
+    template: str = setting("Email template folder under templates/email/.", "default")
+    send_empty: bool = setting(
         "Send an edition even when no article matched (otherwise it is skipped).", False
     )
-    lead_minutes: int = _help(
+    lead_minutes: int = setting(
         "Minutes before the send time at which the draft is built (time for review).", 60
     )
 
@@ -77,7 +77,7 @@ class ListConfig:
 
 @dataclass
 class _ListsFile:
-    lists: list[ListConfig] = _help("The subscriber lists.", default_factory=list)
+    lists: list[ListConfig] = setting("The subscriber lists.", default_factory=list)
 
 
 def _check_address(value: str, where: str) -> None:
@@ -152,7 +152,7 @@ def _validate(lists: list[ListConfig]) -> None:
 
 def parse_lists(data: dict[str, object]) -> list[ListConfig]:
     """Validated lists from already-parsed TOML data (errors carry the key path only)."""
-    lists: list[ListConfig] = _build(_ListsFile, data, "").lists
+    lists: list[ListConfig] = build_section(_ListsFile, data, "").lists
     _validate(lists)
     return lists
 
