@@ -17,7 +17,7 @@ from newsletter.collect.article import CollectedArticle
 from newsletter.collect.store import add_article, sync_source
 from newsletter.config import SourceConfig
 from newsletter.deliver.outbox import OutboxBackend
-from newsletter.deliver.send import send_edition
+from newsletter.deliver.send import plan_batches, send_edition
 from newsletter.editions import (
     NothingNewError,
     approve,
@@ -175,18 +175,21 @@ def test_send_twice_sends_once_and_sent_is_immutable(store: Store, newsroom, tmp
             edit_edition(edition, subject="trop tard")
 
 
+def _planned(session, batch_size: int):  # noqa: ANN001, ANN202
+    """An approved edition whose batches are planned, as a send does before its first batch."""
+    edition = build_edition(session, _list(), DAY)
+    approve(edition)
+    plan_batches(session, edition, batch_size)
+    edition.status = "sending"
+    return edition
+
+
 def test_consent_is_checked_right_before_a_batch(store: Store, newsroom, tmp_path: Path) -> None:
     _members(store, 3)
     config = newsroom
     with store.session() as session:
-        edition = build_edition(session, _list(), DAY)
-        approve(edition)
-        session.commit()
+        edition = _planned(session, 1000)
         # planned, then one reader unsubscribes before the batch goes out
-        from newsletter.deliver.send import plan_batches
-
-        plan_batches(session, edition, 1000)
-        edition.status = "sending"
         membership = session.scalars(select(Membership).join(Subscriber).where(Subscriber.email == "reader1@example.org")).one()
         membership.status = "unsubscribed"
         session.commit()
@@ -198,13 +201,7 @@ def test_interrupted_batch_is_uncertain_and_not_resent(store: Store, newsroom, t
     _members(store, 3)
     config = newsroom
     with store.session() as session:
-        edition = build_edition(session, _list(), DAY)
-        approve(edition)
-        session.commit()
-        from newsletter.deliver.send import plan_batches
-
-        plan_batches(session, edition, 2)
-        edition.status = "sending"
+        edition = _planned(session, 2)
         edition.batches[0].status = "sending"  # a worker died inside the provider call
         session.commit()
         report = send_edition(session, config, _list(), edition.id, OutboxBackend(tmp_path), SECRET)
