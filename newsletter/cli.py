@@ -131,6 +131,12 @@ def status(ctx: click.Context) -> None:
         f"{state.articles} articles ({languages}); {state.summaries} summaries; "
         f"{state.stories} stories; {state.pending} waiting for enrichment"
     )
+    if state.editions:
+        table = Table("edition", "list", "date", "status", "batches", "messages sent")
+        for e in state.editions:
+            batches = ", ".join(f"{n} {status}" for status, n in sorted(e.batches.items())) or "-"
+            table.add_row(f"#{e.id}", e.list_slug, e.date, e.status, batches, str(e.recipients_sent))
+        console.print(table)
 
 
 # -- collect -------------------------------------------------------------------------------

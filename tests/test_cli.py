@@ -175,6 +175,8 @@ def test_an_editor_does_each_step_by_hand(workspace_config: str, tmp_path: Path)
     assert frozen.exit_code == 1 and "is sent" in frozen.output
     shown = ok("editions", "show", edition_id)
     assert "Notre revue du samedi" in shown and "✗" in shown
+    status = " ".join(ok("status").split())
+    assert f"#{edition_id} │ revue-fr │ 2026-11-28 │ sent │ 1 sent │ 6" in status
 
 
 def test_send_without_a_secret_key_says_what_to_set(workspace_config: str, monkeypatch) -> None:
