@@ -44,6 +44,7 @@ class SourceConfig:
         "Feed or page URL (http/https), or a local path relative to newsletter.toml "
         "(a feed .xml, an article file, or a folder of them)."
     )
+    label: str = setting("The source's name as readers see it in digests; empty means the name.", "")
     kind: Literal["feed", "page", "file"] = setting(
         "feed: RSS/Atom; page: one article page; file: local files to import.", "feed"
     )

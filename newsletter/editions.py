@@ -158,7 +158,7 @@ def _merge_items(edition: Edition, candidates: list[_Candidate], list_config: Li
         rank = rank_in_section[candidate.section]
         rank_in_section[candidate.section] += 1
         also_in = [
-            {"source": a.source.name if a.source else "", "url": a.url, "title": a.title}
+            {"source": a.source.display_name if a.source else "", "url": a.url, "title": a.title}
             for a in candidate.also_in
         ]
         item = existing.get(candidate.article.id)
@@ -303,7 +303,7 @@ def edition_view(config: Config, list_config: ListConfig, edition: Edition) -> E
                 title=item.title_override or article.title,
                 summary=summary or "",
                 url=article.url,
-                source=article.source.name if article.source else "",
+                source=article.source.display_name if article.source else "",
                 published=article.published_at,
                 language=article.language,
                 also_in=[(a["source"], a["url"]) for a in item.also_in],

@@ -67,7 +67,7 @@ def newsroom(store: Store, make_config):
     )
     collected = datetime.now(timezone.utc) - timedelta(hours=1)
     with store.session() as session:
-        wire = sync_source(session, SourceConfig(name="wire", url="https://wire.example/feed", priority=1), "https://wire.example/feed")
+        wire = sync_source(session, SourceConfig(name="wire", label="L’Agence", url="https://wire.example/feed", priority=1), "https://wire.example/feed")
         daily = sync_source(session, SourceConfig(name="daily", url="https://daily.example/feed"), "https://daily.example/feed")
         for n, (tag, title, text) in enumerate(ARTICLES):
             article = add_article(session, wire, CollectedArticle(
@@ -100,6 +100,9 @@ def test_build_groups_ranks_and_shows_a_story_once(store: Store, newsroom) -> No
         assert lead.article.url == "https://wire.example/0"  # the priority source tells it
         assert [a["source"] for a in lead.also_in] == ["daily"]
         assert edition.status == "draft"
+        view = edition_view(newsroom, _list(), edition)
+        assert view.sections[0].items[0].source == "L’Agence"  # readers see the label
+        assert view.sections[0].items[0].also_in == [("daily", "https://daily.example/taux")]
 
 
 def test_max_items_and_excluded_tags(store: Store, newsroom) -> None:

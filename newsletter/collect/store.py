@@ -38,6 +38,7 @@ def sync_source(session: Session, config: SourceConfig, url: str) -> Source:
         # A source pointed elsewhere starts afresh: its validators belong to the old URL.
         source.etag = source.last_modified = None
     source.kind, source.url = config.kind, url
+    source.label = config.label
     source.tags = list(config.tags)
     source.language = config.language
     source.priority = config.priority

@@ -69,6 +69,7 @@ class Source(Base):
 
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
     kind: Mapped[str] = mapped_column(String(20))
     url: Mapped[url_str]
     language: Mapped[str] = mapped_column(String(16), default="")
@@ -84,6 +85,10 @@ class Source(Base):
     created_at: Mapped[created]
 
     articles: Mapped[list[Article]] = relationship(back_populates="source")
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
 
 
 class Article(Base):

@@ -14,6 +14,8 @@ branch_labels = None
 depends_on = None
 
 def upgrade() -> None:
+    with op.batch_alter_table('sources', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('label', sa.String(length=200), nullable=False, server_default=''))
     op.create_table('lists',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('slug', sa.String(length=100), nullable=False),
@@ -105,6 +107,8 @@ def upgrade() -> None:
     )
 
 def downgrade() -> None:
+    with op.batch_alter_table('sources', schema=None) as batch_op:
+        batch_op.drop_column('label')
     op.drop_table('edition_items')
     with op.batch_alter_table('delivery_batches', schema=None) as batch_op:
         batch_op.drop_index('ix_delivery_batches_status')
