@@ -37,6 +37,7 @@ from newsletter.store.models import ArticleTag, DeliveryBatch, Membership, Subsc
 from newsletter.summarize.pending import summarize_pending
 
 from .conftest import ROOT
+from .support.smtpd import smtp_server  # noqa: F401 (fixture)
 
 SECRET = "test-secret-for-unsubscribe-links"
 DAY = date(2026, 11, 28)
@@ -223,3 +224,26 @@ def test_unapprove_to_edit(store: Store, newsroom) -> None:
         unapprove(edition)
         edit_edition(edition, subject="x")
         assert edition.subject == "x"
+
+
+def test_an_edition_goes_out_over_smtp_on_one_connection(store: Store, newsroom, smtp_server) -> None:
+    """The whole send against a real SMTP server on loopback: every reader once, one connection."""
+    from newsletter.deliver.smtp import SMTPBackend
+
+    _members(store, 4)
+    backend = SMTPBackend("127.0.0.1", smtp_server.port, "none")
+    try:
+        with store.session() as session:
+            edition = _planned(session, 3)  # two batches: 3 + 1 readers
+            session.commit()
+            first = send_edition(session, newsroom, _list(), edition.id, backend, SECRET)
+            again = send_edition(session, newsroom, _list(), edition.id, backend, SECRET)
+    finally:
+        backend.close()
+    assert (first.sent, first.sent_batches, again.sent) == (4, 2, 0)
+    assert sorted(r for m in smtp_server.messages for r in m.rcpt_tos) == [f"reader{i}@example.org" for i in range(4)]
+    assert smtp_server.connections_used() == 1
+    message = smtp_server.messages[0].parsed()
+    assert message["Subject"].startswith("Revue de presse")
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    assert "Lecteur 0" in message.get_body(("html",)).get_content()
