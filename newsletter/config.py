@@ -129,10 +129,22 @@ class CollectConfig:
 
 @dataclass
 class SummarizeConfig:
-    method: Literal["extractive", "lead"] = setting(
-        "extractive: position-aware centrality (default); lead: the first sentences.", "extractive"
+    method: Literal["extractive", "lead", "llm"] = setting(
+        "extractive: position-aware centrality (default); lead: the first sentences; "
+        "llm: an OpenAI-compatible model, falling back to extractive on any failure.",
+        "extractive",
     )
     max_words: int = setting("Longest summary, in words.", 60)
+    llm_base_url: str = setting(
+        "Base URL of the OpenAI-compatible API (e.g. http://127.0.0.1:11434/v1 for Ollama); "
+        "the key, if any, is read from NEWSLETTER_LLM_API_KEY.",
+        "",
+    )
+    llm_model: str = setting("Model name sent to the endpoint.", "")
+    llm_timeout: float = setting("Seconds before one LLM request gives up.", 60.0)
+    llm_max_retries: int = setting("Retries of a failed LLM request (timeouts, 429, 5xx).", 2)
+    llm_concurrency: int = setting("LLM requests in flight at once.", 4)
+    llm_max_input_chars: int = setting("Article text sent to the model is cut to this length.", 12000)
 
 
 @dataclass
@@ -323,6 +335,16 @@ def _validate(config: Config) -> None:
         names.add(rule.name)
     if config.summarize.max_words < 5:
         raise ConfigError("summarize.max_words: must be at least 5")
+    if config.summarize.method == "llm":
+        llm = urlsplit(config.summarize.llm_base_url)
+        if llm.scheme not in ("http", "https") or not llm.netloc:
+            raise ConfigError(
+                "summarize.llm_base_url: the llm method needs the endpoint's http(s) base URL"
+            )
+        if not config.summarize.llm_model:
+            raise ConfigError("summarize.llm_model: the llm method needs a model name")
+    if config.summarize.llm_concurrency < 1:
+        raise ConfigError("summarize.llm_concurrency: must be at least 1")
     if config.collect.timeout <= 0:
         raise ConfigError("collect.timeout: must be positive")
     if config.collect.max_bytes < 1024:
