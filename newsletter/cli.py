@@ -242,61 +242,86 @@ def extract(file: Path, url: str, as_json: bool) -> None:
 @click.option("--max-words", type=click.IntRange(5, 1000), default=None, help="Longest summary in words (default: summarize.max_words, 60).")
 @click.option("--jsonl", "jsonl", type=click.File("r", encoding="utf-8"), help="JSON lines {id, text[, title][, language]} in; {id, summary, language} out.")
 @click.option("--language", default="", help="The text's language (default: detected).")
-@click.option("--method", type=click.Choice(["extractive", "lead"]), default=None)
+@click.option("--method", type=click.Choice(["extractive", "lead", "llm"]), default=None, help="Default: summarize.method.")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Re-summarize the stored articles of this day (UTC) made by another method.")
+@click.option("--force", is_flag=True, help="With --date: redo every machine summary of the day.")
 @click.pass_context
 def summarize_cmd(
     ctx: click.Context, file: Path | None, max_words: int | None, jsonl: Any,
-    language: str, method: str | None,
+    language: str, method: str | None, day: Any, force: bool,
 ) -> None:
-    """Summarize a text file, standard input (-) or a JSON-lines file."""
+    """Summarize a text file, standard input (-), a JSON-lines file, or a day of stored articles."""
+    import dataclasses
+    from contextlib import nullcontext
+
     from newsletter.enrich.language import detect_language
-    from newsletter.summarize import summarize
+    from newsletter.summarize.pending import resummarize, summarize_one
 
-    settings = config_mod.SummarizeConfig()
     try:
-        settings = _config(ctx).summarize
+        config = _config(ctx)
+        settings = config.summarize
     except NewsletterError:
-        pass  # summarizing a file needs no configuration; the defaults apply
-    max_words = max_words or settings.max_words
-    method = method or settings.method
-
-    def one(text: str, title: str = "", lang: str = "") -> tuple[str, str]:
-        lang = lang or language or detect_language(f"{title}\n\n{text}")
-        return summarize(text, title=title, language=lang, max_words=max_words, method=method).text, lang
-
-    if jsonl is not None:
-        failures = 0
-        for number, line in enumerate(jsonl, 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                if not isinstance(item, dict) or "text" not in item:
-                    raise InputError('expected an object with "id" and "text"')
-                text, lang = one(str(item["text"]), str(item.get("title") or ""), str(item.get("language") or ""))
-            except (ValueError, NewsletterError) as exc:
-                failures += 1
-                click.echo(f"{jsonl.name}:{number}: {exc}", err=True)
-                continue
-            click.echo(json.dumps({"id": item.get("id"), "summary": text, "language": lang}, ensure_ascii=False))
-        if failures:
-            raise click.ClickException(f"{failures} line(s) of {jsonl.name} could not be summarized")
+        if day is not None:
+            raise
+        config, settings = None, config_mod.SummarizeConfig()  # a file needs no configuration
+    settings = dataclasses.replace(
+        settings, max_words=max_words or settings.max_words, method=method or settings.method
+    )
+    if day is not None:
+        assert config is not None
+        config = dataclasses.replace(config, summarize=settings)
+        with _store(ctx).session() as session:
+            done = resummarize(session, config, day.date(), force=force)
+        click.echo(f"{done} articles of {day.date()} summarized by the {settings.method} method")
         return
-    if file is None:
-        raise click.UsageError("give a FILE, '-' for standard input, or --jsonl IN")
-    if str(file) == "-":
-        click.echo(one(sys.stdin.read())[0])
-        return
-    from newsletter.collect.files import read_file
 
-    if file.suffix.lower() in (".txt", ".html", ".htm", ".json", ".xml", ".rss", ".atom"):
-        result = read_file(file)
-        for message in result.errors:
-            click.echo(message, err=True)
-        for article in result.articles:
-            click.echo(one(article.text, article.title, article.language)[0])
-    else:
-        click.echo(one(file.read_text(encoding="utf-8", errors="replace"))[0])
+    llm_cm: Any = nullcontext(None)
+    if settings.method == "llm":
+        from newsletter.summarize.llm import LLMSummarizer
+
+        llm_cm = LLMSummarizer.from_config(settings)
+
+    with llm_cm as llm:
+
+        def one(text: str, title: str = "", lang: str = "") -> tuple[str, str]:
+            lang = lang or language or detect_language(f"{title}\n\n{text}")
+            result = summarize_one(text, title=title, language=lang, settings=settings, llm=llm)
+            return result.text, lang
+
+        if jsonl is not None:
+            failures = 0
+            for number, line in enumerate(jsonl, 1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                    if not isinstance(item, dict) or "text" not in item:
+                        raise InputError('expected an object with "id" and "text"')
+                    text, lang = one(str(item["text"]), str(item.get("title") or ""), str(item.get("language") or ""))
+                except (ValueError, NewsletterError) as exc:
+                    failures += 1
+                    click.echo(f"{jsonl.name}:{number}: {exc}", err=True)
+                    continue
+                click.echo(json.dumps({"id": item.get("id"), "summary": text, "language": lang}, ensure_ascii=False))
+            if failures:
+                raise click.ClickException(f"{failures} line(s) of {jsonl.name} could not be summarized")
+            return
+        if file is None:
+            raise click.UsageError("give a FILE, '-' for standard input, --jsonl IN, or --date DAY")
+        if str(file) == "-":
+            click.echo(one(sys.stdin.read())[0])
+            return
+        from newsletter.collect.files import read_file
+
+        if file.suffix.lower() in (".txt", ".html", ".htm", ".json", ".xml", ".rss", ".atom"):
+            result = read_file(file)
+            for message in result.errors:
+                click.echo(message, err=True)
+            for article in result.articles:
+                click.echo(one(article.text, article.title, article.language)[0])
+        else:
+            click.echo(one(file.read_text(encoding="utf-8", errors="replace"))[0])
 
 
 # -- lists and subscribers -----------------------------------------------------------------
