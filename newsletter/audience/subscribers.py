@@ -1,4 +1,4 @@
-"""Subscribers: reading ``subscribers/<slug>.csv``, syncing members into the store, export, erasure.
+"""Subscribers: members files synced into the store, export, erasure.
 
 Consent wins. A membership that is unsubscribed, bounced or complained is never touched by an
 import, whatever the file says; a forgotten person (:func:`forget`) stays suppressed on every
@@ -10,17 +10,12 @@ never one query per row, so a file of 100,000 rows syncs in seconds.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
@@ -36,60 +31,20 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from newsletter.audience.lists import ListConfig, sync_lists
+from newsletter.audience.members import (  # re-exported: the CLI and tests read members here too
+    Member,
+    RowError,
+    _FileError,
+    forgotten_email,
+    normalise_email,
+    read_members,
+)
 from newsletter.errors import InputError
 from newsletter.store.models import SUPPRESSED, MailingList, Membership, Subscriber, utcnow
 
-COLUMNS = ("email", "name", "language")
 CHUNK = 500
 ANALYZE_AFTER = 5000  # rows added to a PostgreSQL store before its statistics are refreshed
-NAME_MAX = 200  # Subscriber.name
-LANGUAGE_MAX = 16  # Subscriber.language
 ORIGIN_MAX = 40  # Membership.origin
-FORGOTTEN_DOMAIN = "invalid"  # reserved by RFC 2606: a forgotten address can never be mailed
-
-
-def normalise_email(raw: str) -> str:
-    """The address as stored: spaces stripped, Unicode NFC, domain lower-cased (no DNS lookup).
-
-    The local part keeps its case, as email-validator does (RFC 5321 lets servers tell them apart).
-    Raises :class:`InputError` with the reason when the address is not valid.
-    """
-    text = unicodedata.normalize("NFC", raw.strip())
-    if not text:
-        raise InputError("empty email address")
-    try:
-        return validate_email(text, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise InputError(f"invalid email address {text!r}: {exc}") from None
-
-
-def forgotten_email(email: str) -> str:
-    """The one-way stand-in kept for a forgotten (normalised) address."""
-    digest = hashlib.sha256(email.encode("utf-8")).hexdigest()
-    return f"forgotten-{digest}@{FORGOTTEN_DOMAIN}"
-
-
-@dataclass
-class Member:
-    """One person in a list file; empty name or language means "not given"."""
-
-    email: str
-    name: str = ""
-    language: str = ""
-    line: int = 0
-
-
-@dataclass
-class RowError:
-    """A problem with one line of a list file; a warning does not stop the row from loading."""
-
-    path: Path | str
-    line: int
-    reason: str
-    warning: bool = False
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {'warning: ' if self.warning else ''}{self.reason}"
 
 
 @dataclass
@@ -115,106 +70,6 @@ class SyncReport:
         if self.errors:
             text += f", {len(self.errors)} invalid row{'s' if len(self.errors) > 1 else ''}"
         return text
-
-
-class _FileError(InputError):
-    """A list file that cannot be read at all (no header, no email column, not UTF-8)."""
-
-    def __init__(self, error: RowError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-# -- reading a list file ----------------------------------------------------------------------
-
-
-def _decode(path: Path, data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise _FileError(
-            RowError(path, line, f"not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV")
-        ) from None
-
-
-def read_members(path: Path) -> tuple[list[Member], list[RowError]]:
-    """The members of a CSV list file and the problems found, each with its physical line.
-
-    The header row (line 1) needs an ``email`` column; ``name`` and ``language`` are optional and
-    other columns are ignored with one warning. UTF-8 with or without BOM; ``,`` or ``;`` as
-    delimiter, chosen from the header. An address given twice is merged into its first row: the
-    later rows' non-empty name and language win (the bottom of the file is the latest edit), and
-    each repeat is reported as a warning. Raises :class:`InputError` when the file cannot be read.
-    """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the list file ({exc.strerror})") from None
-    text = _decode(path, data)
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    problems: list[RowError] = []
-    try:
-        header = next(reader, None)
-        if header is None or not any(cell.strip() for cell in header):
-            raise _FileError(
-                RowError(path, 1, "empty file: expected a header row with an 'email' column")
-            )
-        columns = [cell.strip().lower() for cell in header]
-        if "email" not in columns:
-            found = ", ".join(repr(c) for c in columns if c) or "none"
-            raise _FileError(
-                RowError(path, 1, f"no 'email' column in the header row (found: {found})")
-            )
-        index = {name: columns.index(name) for name in COLUMNS if name in columns}
-        unknown = [c for c in columns if c and c not in COLUMNS]
-        if unknown:
-            problems.append(
-                RowError(path, 1, f"ignored unknown column(s): {', '.join(unknown)}", warning=True)
-            )
-        members: dict[str, Member] = {}
-        end = reader.line_num
-        for row in reader:
-            line, end = end + 1, reader.line_num  # a quoted field may span several lines
-            if not any(cell.strip() for cell in row):
-                continue
-
-            def cell(name: str, row: list[str] = row) -> str:
-                i = index.get(name)
-                return row[i].strip() if i is not None and i < len(row) else ""
-
-            try:
-                email = normalise_email(cell("email"))
-            except InputError as exc:
-                problems.append(RowError(path, line, str(exc)))
-                continue
-            name = unicodedata.normalize("NFC", " ".join(cell("name").split()))
-            language = cell("language").lower()
-            if len(name) > NAME_MAX:
-                problems.append(RowError(path, line, f"name longer than {NAME_MAX} characters"))
-                continue
-            if len(language) > LANGUAGE_MAX:
-                problems.append(
-                    RowError(path, line, f"language {language[:20]!r} is not a language code")
-                )
-                continue
-            known = members.get(email)
-            if known is None:
-                members[email] = Member(email, name, language, line)
-                continue
-            problems.append(
-                RowError(path, line, f"{email} already on line {known.line}: merged", warning=True)
-            )
-            known.name = name or known.name
-            known.language = language or known.language
-    except csv.Error as exc:
-        raise _FileError(RowError(path, reader.line_num, f"unreadable CSV: {exc}")) from None
-    return list(members.values()), problems
-
-
-# -- syncing into the store -------------------------------------------------------------------
 
 
 def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
