@@ -121,6 +121,20 @@ def test_a_title_pulls_its_sentences_forward() -> None:
     assert rank(title=title) < rank()
 
 
+def test_extractive_summary_stops_growing_at_its_target_share_of_the_budget() -> None:
+    # Six 20-word sentences: two (40 words) pass the target of 35 out of 60, so a third
+    # sentence, though it would fit the budget exactly, is not added; the lead fills it.
+    topics = ["port", "rail", "road", "water", "school", "clinic"]
+    text = " ".join(
+        f"The council said that the new {topic} plan for the northern district "
+        f"would cost far more than expected next year."
+        for topic in topics
+    )
+    assert all(count_words(s) == 20 for s in split_sentences(text))
+    assert count_words(summarize(text, language="en", max_words=60).text) == 40
+    assert count_words(summarize(text, language="en", max_words=60, method="lead").text) == 60
+
+
 # --- cuts ---------------------------------------------------------------------------------
 
 LONG_SENTENCE = (

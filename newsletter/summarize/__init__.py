@@ -32,6 +32,11 @@ MIN_SENTENCE_WORDS = 4
 # Centrality costs n² similarities; past this many sentences (a long dossier, several
 # articles pasted together) only the first ones compete, which is where news puts its point.
 MAX_RANKED_SENTENCES = 120
+# A summary stops growing once it reaches this share of the budget: reference summaries
+# run about 32 words, and past ~35 of 60 words the next sentence adds less than it costs
+# in ROUGE-L precision (tuned on OrangeSum lines 1-500: 35 words of 60 beat 30, 40 and
+# filling to 60). The lead ignores it: a lead is the first sentences that fit.
+TARGET_SHARE = 35 / 60
 # A clause cut must keep at least this share of the budget, else we cut at a word.
 _MIN_CLAUSE_SHARE = 1 / 3
 _CLAUSE_END = re.compile(r"[,;:،](?=\s)|\s(?:--|[-–—])\s")
@@ -86,7 +91,10 @@ def summarize(
             candidates, key=lambda i: (count_words(sentences[i]) < MIN_SENTENCE_WORDS, -scores[i])
         )
         floor = scores[order[0]] - WEIGHTS.gap
-        chosen = _fill(sentences, [i for i in order if scores[i] >= floor], max_words)
+        target = max(1, round(max_words * TARGET_SHARE))
+        chosen = _fill(
+            sentences, [i for i in order if scores[i] >= floor], max_words, target=target
+        )
 
     if chosen:
         summary = " ".join(sentences[i] for i in chosen)
@@ -102,16 +110,24 @@ def _normalise_language(language: str) -> str:
 
 
 def _fill(
-    sentences: list[str], order: list[int], max_words: int, *, stop_at_first_misfit: bool = False
+    sentences: list[str],
+    order: list[int],
+    max_words: int,
+    *,
+    stop_at_first_misfit: bool = False,
+    target: int | None = None,
 ) -> list[int]:
     """Take sentences in ORDER while the budget allows; return their indexes in text order.
 
     A sentence that does not fit is skipped and the next one tried (or, for the lead,
-    the summary stops there: a lead does not jump ahead).
+    the summary stops there: a lead does not jump ahead). Once the summary has TARGET
+    words or more, no further sentence is added.
     """
     chosen: list[int] = []
     used = 0
     for i in order:
+        if target is not None and chosen and used >= target:
+            break
         words = count_words(sentences[i])
         if used + words <= max_words:
             chosen.append(i)
