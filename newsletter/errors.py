@@ -9,6 +9,8 @@
     ├── StoreError               the database is missing, unreachable or not migrated
     ├── EditionError             an edition cannot do what was asked (send a draft, edit a sent one)
     ├── RenderError              a template is missing or invalid (names the template file)
+    ├── LLMError                 the language model's summary was unavailable or unusable
+    │                            (the caller falls back to the extractive summary)
     └── DeliveryError            a batch could not be handed to the mail service
         ├── DeliveryAuthError    the service refused our credentials: stop the whole send
         └── UncertainDeliveryError  part or all of a batch may have gone out: never resend it
@@ -64,3 +66,14 @@ class DeliveryAuthError(DeliveryError):
 
 class UncertainDeliveryError(DeliveryError):
     """The batch may have been sent, wholly or in part: resending it could mail people twice."""
+
+
+class LLMError(NewsletterError):
+    """The model's summary was unavailable or unusable; the message names the endpoint and why.
+
+    ``retryable`` tells whether another attempt could succeed (timeouts, 429, 5xx)."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable

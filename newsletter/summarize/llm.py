@@ -54,7 +54,7 @@ import httpx
 import newsletter
 from newsletter.config import SummarizeConfig, safe_url
 from newsletter.enrich.language import normalize_language
-from newsletter.errors import ConfigError, NewsletterError
+from newsletter.errors import ConfigError, LLMError
 from newsletter.summarize import Summary, summarize
 from newsletter.summarize.prompts import _excerpt, build_messages, check_summary, truncate  # noqa: F401 (re-exported)
 
@@ -83,17 +83,6 @@ RETRY_AFTER_CAP = 10.0
 BACKOFF = 0.5
 # How much of an endpoint's error message goes into ours.
 MAX_ERROR_CHARS = 300
-
-
-class LLMError(NewsletterError):
-    """The model's summary was unavailable or unusable; the message names the endpoint and why.
-
-    ``retryable`` tells whether another attempt could succeed (timeouts, 429, 5xx)."""
-
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False):
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
 
 
 class LLMSummarizer:
