@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -454,11 +455,12 @@ def editions_build(ctx: click.Context, slug: str, day: Any) -> None:
 @click.pass_context
 def editions_show(ctx: click.Context, edition_id: int, fmt: str) -> None:
     """Show an edition: its items (text), the data (json), or the email (html, mjml)."""
-    from newsletter.deliver.send import delivery_counts, render_for_send
+    from newsletter.deliver.send import delivery_counts, delivery_problems, render_for_send
     from newsletter.editions import get_edition
 
     config = _config(ctx.parent)
-    with _store(ctx.parent).session() as session:
+    store = _store(ctx.parent)
+    with closing(store), store.session() as session:
         edition = get_edition(session, edition_id)
         list_config = _edition_list(config, edition)
         if fmt in ("html", "mjml"):
@@ -470,6 +472,10 @@ def editions_show(ctx: click.Context, edition_id: int, fmt: str) -> None:
             "id": edition.id, "list": list_config.slug, "date": edition.date.isoformat(),
             "status": edition.status, "subject": edition.subject, "preheader": edition.preheader,
             "intro": edition.intro, "delivery": delivery_counts(session, edition.id),
+            "delivery_problems": [
+                {"batch": number, "status": status, "reason": reason}
+                for number, status, reason in delivery_problems(session, edition.id)
+            ],
             "items": [
                 {
                     "id": i.id, "section": i.section, "included": i.included,
@@ -488,6 +494,10 @@ def editions_show(ctx: click.Context, edition_id: int, fmt: str) -> None:
     click.echo(f"Subject: {data['subject'] or '(default)'}")
     if data["delivery"]:
         click.echo("Delivery: " + ", ".join(f"{k} {v}" for k, v in data["delivery"].items()) + " batches")
+        for problem in data["delivery_problems"]:
+            click.echo(f"  batch {problem['batch']} {problem['status']}: {problem['reason']}")
+        if data["delivery_problems"] and any(p["status"] == "uncertain" for p in data["delivery_problems"]):
+            click.echo(f"  (uncertain batches are resent only by 'newsletter editions send {data['id']} --resend-uncertain')")
     section = None
     for item in data["items"]:
         if item["section"] != section:
@@ -571,26 +581,49 @@ def editions_unapprove(ctx: click.Context, edition_id: int) -> None:
 
 @editions.command(name="send")
 @click.argument("edition_id", type=int)
+@click.option("--resend-uncertain", is_flag=True,
+              help="Send the uncertain batches again (check the provider's activity first: their readers may get it twice).")
+@click.option("--plan-only", is_flag=True, help="Plan the batches and leave them to 'newsletter worker' processes.")
 @click.pass_context
-def editions_send(ctx: click.Context, edition_id: int) -> None:
+def editions_send(ctx: click.Context, edition_id: int, resend_uncertain: bool, plan_only: bool) -> None:
     """Send an approved edition to its list; sending it again sends nothing more."""
     from rich.progress import Progress
 
     from newsletter.deliver import make_backend
-    from newsletter.deliver.send import send_edition
+    from newsletter.deliver.send import (
+        delivery_counts,
+        requeue_uncertain,
+        send_edition,
+        start_sending,
+    )
     from newsletter.editions import get_edition
     from newsletter.tokens import secret_key
 
     config = _config(ctx.parent)
+    if plan_only:
+        store = _store(ctx.parent)
+        with closing(store), store.session() as session:
+            edition = get_edition(session, edition_id)
+            planned = start_sending(session, config, edition)
+            requeued = requeue_uncertain(session, edition_id) if resend_uncertain else []
+            counts = delivery_counts(session, edition_id)
+        click.echo(
+            f"edition {edition_id}: {planned} batches planned"
+            + (f", uncertain batches {', '.join(map(str, requeued))} put back" if requeued else "")
+            + f"; {counts.get('pending', 0)} pending for 'newsletter worker'"
+        )
+        return
     secret = secret_key()
     backend = make_backend(config)
     try:
-        with _store(ctx.parent).session() as session, Progress(transient=True) as bar:
+        store = _store(ctx.parent)
+        with closing(store), store.session() as session, Progress(transient=True) as bar:
             list_config = _edition_list(config, get_edition(session, edition_id))
             task = bar.add_task(f"sending edition {edition_id}", total=None)
             report = send_edition(
                 session, config, list_config, edition_id, backend, secret,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                resend_uncertain=resend_uncertain,
             )
     finally:
         backend.close()
@@ -598,13 +631,67 @@ def editions_send(ctx: click.Context, edition_id: int) -> None:
         f"edition {edition_id}: {report.sent} messages sent in {report.sent_batches} batches"
         + (f", {report.already_sent} batches sent before" if report.already_sent else "")
         + (f", {report.dropped} recipients dropped (consent ended)" if report.dropped else "")
+        + (f", {report.in_flight} batches being sent by workers" if report.in_flight else "")
     )
+    if report.requeued:
+        click.echo(f"uncertain batches {', '.join(map(str, report.requeued))} were sent again", err=True)
     for number in report.uncertain:
-        click.echo(f"batch {number} is uncertain: it was interrupted inside the provider call", err=True)
+        click.echo(
+            f"batch {number} is uncertain: it may or may not have gone out; check the provider's "
+            f"activity, then 'newsletter editions send {edition_id} --resend-uncertain' if it did not",
+            err=True,
+        )
     for message in report.failed:
         click.echo(message, err=True)
     if report.failed:
         raise click.ClickException(f"{len(report.failed)} batch(es) failed; run the send again to retry them")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Stop when no batch is left to send (default: wait for more).")
+@click.option("--poll", "poll_seconds", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
+              help="Seconds between two looks for work when there is none.")
+@click.pass_context
+def worker(ctx: click.Context, once: bool, poll_seconds: float) -> None:
+    """Send the pending batches of editions being sent; several may share a PostgreSQL store.
+
+    SIGTERM or Ctrl-C stops it after the batch in hand.
+    """
+    import signal
+    import threading
+
+    from newsletter.deliver import make_backend
+    from newsletter.deliver.worker import run_worker
+    from newsletter.tokens import secret_key
+
+    config = _config(ctx)
+    secret = secret_key()
+    store = _store(ctx)
+    backend = make_backend(config)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now (the batch in hand is uncertain)
+        click.echo(f"{signal.Signals(signum).name}: stopping after the batch in hand", err=True)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        report = run_worker(
+            store, config, backend, secret, once=once, poll_seconds=poll_seconds, stop=stop,
+            notify=lambda line: click.echo(line, err=True),
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        backend.close()
+        store.close()
+    click.echo(
+        f"worker {report.worker}: {report.sent} messages sent in {report.batches} batches"
+        + (f", {len(report.failed)} batches failed" if report.failed else "")
+        + (f", {len(report.uncertain)} batches uncertain" if report.uncertain else "")
+    )
 
 
 # -- demo ----------------------------------------------------------------------------------

@@ -307,6 +307,10 @@ class DeliveryBatch(Base):
     sent_count: Mapped[int] = mapped_column(Integer, default=0)
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The worker ("host:pid") that marked the batch 'sending', and when: a batch 'sending'
+    # whose owner is gone is 'uncertain' (see newsletter.deliver.send).
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[created]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -1,0 +1,140 @@
+"""The delivery worker: sends the pending batches of every edition that is sending.
+
+Any number of workers, on any number of machines, may share one PostgreSQL database: each
+claims one batch at a time (see :mod:`newsletter.deliver.send` for the claim and the
+uncertainty rule). On SQLite one worker is the supported setup (writers are serialised;
+the conditional claim still keeps two from taking the same batch).
+
+A worker renders each edition once, re-checks consent right before each batch, and stops
+when asked (``stop`` is set, by SIGTERM/SIGINT in the CLI) after the batch in hand. With
+``once`` it stops when nothing is left to claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from newsletter.audience.lists import ListConfig, find_list, load_lists
+from newsletter.config import Config
+from newsletter.deliver.message import MailBackend
+from newsletter.deliver.send import (
+    CLAIM_LEASE,
+    PreparedEdition,
+    claim_batch,
+    finish_edition,
+    mark_abandoned,
+    prepare_edition,
+    send_claimed,
+    worker_id,
+)
+from newsletter.editions import get_edition
+from newsletter.errors import NewsletterError
+from newsletter.store.db import Store
+from newsletter.store.models import DeliveryBatch, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerReport:
+    worker: str
+    batches: int = 0  # batches this worker sent
+    sent: int = 0  # messages handed to the backend
+    dropped: int = 0  # recipients whose consent ended after planning
+    failed: list[str] = field(default_factory=list)  # "edition E batch N: reason"
+    uncertain: list[str] = field(default_factory=list)  # "edition E batch N", found or made
+    editions_sent: list[int] = field(default_factory=list)
+
+
+Notify = Callable[[str], None]
+
+
+def run_worker(
+    store: Store,
+    config: Config,
+    backend: MailBackend,
+    secret: str,
+    *,
+    once: bool = False,
+    poll_seconds: float = 1.0,
+    stop: threading.Event | None = None,
+    lists: list[ListConfig] | None = None,
+    worker: str | None = None,
+    lease: timedelta = CLAIM_LEASE,
+    notify: Notify | None = None,
+) -> WorkerReport:
+    """Claim and send pending batches until STOP is set (or, with ONCE, none is left).
+
+    DeliveryAuthError (the service refuses our credentials) puts the batch back and is raised.
+    """
+    stop = stop or threading.Event()
+    owner = worker or worker_id()
+    if lists is None:
+        lists = load_lists(config.folder(config.paths.subscribers) / "lists.toml")
+    report = WorkerReport(owner)
+    prepared: dict[int, PreparedEdition] = {}
+
+    def abandoned(session) -> None:
+        for batch in mark_abandoned(session, lease=lease):
+            label = f"edition {batch.edition_id} batch {batch.number}"
+            report.uncertain.append(label)
+            if notify:
+                notify(f"{label} is uncertain: {batch.last_error}")
+
+    with store.session() as session:
+        abandoned(session)
+    while not stop.is_set():
+        with store.session() as session:
+            batch = claim_batch(session, owner)
+            if batch is None:
+                abandoned(session)  # a worker may have died since we last looked
+            else:
+                _send_one(session, config, backend, secret, owner, lists, prepared, batch, report, notify)
+                continue
+        if once:
+            break
+        stop.wait(poll_seconds)
+    return report
+
+
+def _send_one(
+    session, config: Config, backend: MailBackend, secret: str, owner: str,
+    lists: list[ListConfig], prepared: dict[int, PreparedEdition], batch: DeliveryBatch,
+    report: WorkerReport, notify: Notify | None,
+) -> None:
+    label = f"edition {batch.edition_id} batch {batch.number}"
+    job = prepared.get(batch.edition_id)
+    if job is None:
+        try:
+            edition = get_edition(session, batch.edition_id)
+            job = prepare_edition(config, find_list(lists, edition.mailing_list.slug), edition, backend)
+        except NewsletterError as exc:
+            # Nothing went out: the batch fails with the reason, the worker goes on.
+            batch.status, batch.last_error, batch.updated_at = "failed", f"not sent: {exc}", utcnow()
+            session.commit()
+            report.failed.append(f"{label}: not sent: {exc}")
+            if notify:
+                notify(f"{label} failed: not sent: {exc}")
+            return
+        prepared[batch.edition_id] = job
+    outcome = send_claimed(session, config, job, batch, backend, secret, owner)
+    report.dropped += outcome.dropped
+    if outcome.status == "sent":
+        report.batches += 1
+        report.sent += outcome.sent
+    elif outcome.status == "failed":
+        report.failed.append(f"{label}: {outcome.error}")
+    elif outcome.status == "uncertain":
+        report.uncertain.append(label)
+    if notify:
+        notify(f"{label}: {outcome.status}" + (f" ({outcome.sent} messages)" if outcome.sent else "")
+               + (f": {outcome.error}" if outcome.error else ""))
+    if finish_edition(session, batch.edition_id):
+        report.editions_sent.append(batch.edition_id)
+        prepared.pop(batch.edition_id, None)
+        if notify:
+            notify(f"edition {batch.edition_id} is sent")
