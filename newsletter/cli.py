@@ -455,7 +455,8 @@ def editions_build(ctx: click.Context, slug: str, day: Any) -> None:
 @click.pass_context
 def editions_show(ctx: click.Context, edition_id: int, fmt: str) -> None:
     """Show an edition: its items (text), the data (json), or the email (html, mjml)."""
-    from newsletter.deliver.send import delivery_counts, delivery_problems, render_for_send
+    from newsletter.deliver.batches import delivery_counts, delivery_problems
+    from newsletter.deliver.send import render_for_send
     from newsletter.editions import get_edition
 
     config = _config(ctx.parent)
@@ -590,12 +591,8 @@ def editions_send(ctx: click.Context, edition_id: int, resend_uncertain: bool, p
     from rich.progress import Progress
 
     from newsletter.deliver import make_backend
-    from newsletter.deliver.send import (
-        delivery_counts,
-        requeue_uncertain,
-        send_edition,
-        start_sending,
-    )
+    from newsletter.deliver.batches import delivery_counts, requeue_uncertain
+    from newsletter.deliver.send import send_edition, start_sending
     from newsletter.editions import get_edition
     from newsletter.tokens import secret_key
 

@@ -17,7 +17,8 @@ from newsletter.collect.article import CollectedArticle
 from newsletter.collect.store import add_article, sync_source
 from newsletter.config import SourceConfig
 from newsletter.deliver.outbox import OutboxBackend
-from newsletter.deliver.send import plan_batches, send_edition
+from newsletter.deliver.batches import plan_batches
+from newsletter.deliver.send import send_edition
 from newsletter.editions import (
     NothingNewError,
     approve,

@@ -26,13 +26,8 @@ from sqlalchemy import select, text
 
 from newsletter.cli import cli
 from newsletter.deliver.message import BatchResult, MailBatch
-from newsletter.deliver.send import (
-    claim_batch,
-    mark_abandoned,
-    send_edition,
-    start_sending,
-    worker_id,
-)
+from newsletter.deliver.batches import claim_batch, mark_abandoned, worker_id
+from newsletter.deliver.send import send_edition, start_sending
 from newsletter.deliver.sendgrid import SendGridBackend
 from newsletter.deliver.worker import run_worker
 from newsletter.editions import approve, build_edition, get_edition

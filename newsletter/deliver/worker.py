@@ -20,17 +20,9 @@ from datetime import timedelta
 
 from newsletter.audience.lists import ListConfig, find_list, load_lists
 from newsletter.config import Config
+from newsletter.deliver.batches import CLAIM_LEASE, claim_batch, mark_abandoned, worker_id
 from newsletter.deliver.message import MailBackend
-from newsletter.deliver.send import (
-    CLAIM_LEASE,
-    PreparedEdition,
-    claim_batch,
-    finish_edition,
-    mark_abandoned,
-    prepare_edition,
-    send_claimed,
-    worker_id,
-)
+from newsletter.deliver.send import PreparedEdition, finish_edition, prepare_edition, send_claimed
 from newsletter.editions import get_edition
 from newsletter.errors import NewsletterError
 from newsletter.store.db import Store

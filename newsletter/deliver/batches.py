@@ -1,0 +1,239 @@
+"""The delivery ledger: each edition's batches, claimed and sent exactly once per recipient.
+
+Sending an approved edition first *plans* its DeliveryBatch rows: active members by ascending
+subscriber id (keyset pagination, never the whole list in memory), at most
+``delivery.batch_size`` each, with the ids snapshotted so later list changes do not shift
+batches; the edition becomes ``sending``. Batches are then sent one by one, by ``editions send``
+in-process or by any number of ``newsletter worker`` processes sharing the database.
+
+A batch goes ``pending -> sending -> sent | failed | uncertain``:
+
+- claim: one transaction picks a pending batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+  concurrent workers never wait for or take the same row; on SQLite, which has no row locks,
+  the conditional ``UPDATE ... WHERE status = 'pending'`` and its row count decide), marks it
+  ``sending`` with ``claimed_by`` (the worker id, ``host:pid``) and ``claimed_at``, and commits
+  *before* the provider call;
+- finish: after the call, ``sent`` (or ``failed``: nothing was accepted, with the reason) is
+  written only if the batch is still claimed by the same worker (even over ``uncertain``: a
+  worker that outlived its lease knows better than the one that judged it; a batch put back
+  to pending and claimed again is no longer its own);
+- uncertainty rule (:func:`mark_abandoned`, run when a worker starts, whenever it finds nothing
+  to do, and when ``editions send`` starts): a ``sending`` batch is ``uncertain`` when its owner
+  is unknown (no ``claimed_by``), when its owner names this host and that pid is no longer alive,
+  or when it was claimed longer than :data:`CLAIM_LEASE` ago, whoever holds it (a provider call
+  never lasts that long: SendGrid and SMTP time out in seconds). A batch held by a live worker
+  is left alone. An uncertain batch may or may not have gone out: it is reported and never
+  resent on its own (``editions send ID --resend-uncertain`` puts it back, on an editor's word).
+  The pid test needs worker host names unique per pid namespace (true of separate machines,
+  containers and pods); a reused pid only delays the verdict until the lease runs out.
+
+A batch the provider refuses for good is ``failed``; running ``editions send`` again retries the
+edition's failed batches. Sending a sent edition again sends nothing more.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from newsletter.store.models import DeliveryBatch, Edition, Membership, utcnow
+
+log = logging.getLogger(__name__)
+
+# Longer than any provider call (SendGrid and SMTP give up after delivery.*_timeout seconds,
+# 30 by default): a batch claimed longer ago than this has lost its worker, wherever it ran.
+CLAIM_LEASE = timedelta(minutes=10)
+
+INTERRUPTED = "interrupted during the provider call: may or may not have been sent"
+RESENT = "resent on an editor's request"
+
+
+def worker_id(tag: str = "") -> str:
+    """This process's name in ``claimed_by``: ``host:pid`` (``host:pid:tag`` for threads)."""
+    return f"{socket.gethostname()}:{os.getpid()}" + (f":{tag}" if tag else "")
+
+
+def _owner_gone(claimed_by: str, host: str) -> bool:
+    """True when CLAIMED_BY names a process of this host that no longer runs."""
+    owner_host, _, rest = claimed_by.partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if owner_host != host or not pid_text.isdigit():
+        return False  # another machine's worker: only the lease can tell
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, under another user
+    return False
+
+
+def mark_abandoned(
+    session: Session, *, lease: timedelta = CLAIM_LEASE, edition_id: int | None = None,
+    now: datetime | None = None,
+) -> list[DeliveryBatch]:
+    """Mark ``uncertain`` the ``sending`` batches whose worker is gone (the module's rule)."""
+    now = now or utcnow()
+    host = socket.gethostname()
+    query = select(DeliveryBatch).where(DeliveryBatch.status == "sending")
+    if edition_id is not None:
+        query = query.where(DeliveryBatch.edition_id == edition_id)
+    # A row another transaction holds is being claimed or finished right now: not abandoned.
+    batches = session.scalars(
+        query.order_by(DeliveryBatch.id).with_for_update(skip_locked=True)
+    ).all()
+    marked = []
+    for batch in batches:
+        if batch.claimed_by is None:
+            reason = INTERRUPTED
+        elif batch.claimed_at is None or batch.claimed_at < now - lease:
+            reason = f"{INTERRUPTED} (claimed by {batch.claimed_by} more than {lease} ago)"
+        elif _owner_gone(batch.claimed_by, host):
+            reason = f"{INTERRUPTED} (worker {batch.claimed_by} died)"
+        else:
+            continue
+        owner = (
+            DeliveryBatch.claimed_by.is_(None) if batch.claimed_by is None
+            else DeliveryBatch.claimed_by == batch.claimed_by
+        )
+        done = session.execute(
+            update(DeliveryBatch)
+            .where(DeliveryBatch.id == batch.id, DeliveryBatch.status == "sending", owner)
+            .values(status="uncertain", last_error=reason, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if done.rowcount == 1:
+            marked.append(batch)
+            log.warning("batch %s of edition %s is uncertain: %s", batch.number, batch.edition_id, reason)
+    session.commit()
+    for batch in marked:
+        session.refresh(batch)
+    return marked
+
+
+def claim_batch(session: Session, owner: str, *, edition_id: int | None = None) -> DeliveryBatch | None:
+    """Claim the first pending batch of a sending edition for OWNER, committed; None if none."""
+    while True:
+        query = (
+            select(DeliveryBatch.id)
+            .join(Edition, Edition.id == DeliveryBatch.edition_id)
+            .where(DeliveryBatch.status == "pending", Edition.status == "sending")
+        )
+        if edition_id is not None:
+            query = query.where(DeliveryBatch.edition_id == edition_id)
+        batch_id = session.scalar(
+            query.order_by(DeliveryBatch.id).limit(1).with_for_update(skip_locked=True, of=DeliveryBatch)
+        )
+        if batch_id is None:
+            session.commit()
+            return None
+        now = utcnow()
+        claimed = session.execute(
+            update(DeliveryBatch)
+            .where(DeliveryBatch.id == batch_id, DeliveryBatch.status == "pending")
+            .values(
+                status="sending", claimed_by=owner, claimed_at=now,
+                attempts=DeliveryBatch.attempts + 1, updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        if claimed.rowcount == 1:
+            return session.get(DeliveryBatch, batch_id, populate_existing=True)
+        # SQLite: another worker claimed it between our SELECT and UPDATE; take the next one.
+
+
+def _requeue(session: Session, edition_id: int, status: str, note: str) -> list[int]:
+    batches = session.scalars(
+        select(DeliveryBatch)
+        .where(DeliveryBatch.edition_id == edition_id, DeliveryBatch.status == status)
+        .order_by(DeliveryBatch.number)
+    ).all()
+    for batch in batches:
+        batch.status = "pending"
+        batch.last_error = f"{note} (was {status}: {batch.last_error or 'no reason recorded'})"
+        batch.claimed_by = batch.claimed_at = None
+    session.commit()
+    return [b.number for b in batches]
+
+
+def requeue_failed(session: Session, edition_id: int) -> list[int]:
+    """Put the edition's failed batches back to pending (nothing of them was accepted)."""
+    return _requeue(session, edition_id, "failed", "retried")
+
+
+def requeue_uncertain(session: Session, edition_id: int) -> list[int]:
+    """Put the edition's uncertain batches back to pending, on an editor's request."""
+    return _requeue(session, edition_id, "uncertain", RESENT)
+
+
+def plan_batches(session: Session, edition: Edition, batch_size: int) -> int:
+    """Create the edition's batches once; returns how many were created now."""
+    if edition.batches:
+        return 0
+    number, after, created = 0, 0, 0
+    while True:
+        ids = session.scalars(
+            select(Membership.subscriber_id)
+            .where(
+                Membership.list_id == edition.list_id,
+                Membership.status == "active",
+                Membership.subscriber_id > after,
+            )
+            .order_by(Membership.subscriber_id)
+            .limit(batch_size)
+        ).all()
+        if not ids:
+            return created
+        number += 1
+        edition.batches.append(
+            DeliveryBatch(
+                number=number, first_subscriber_id=ids[0], last_subscriber_id=ids[-1],
+                recipients=list(ids), status="pending",
+            )
+        )
+        created += 1
+        after = ids[-1]
+
+
+def finish_batch(session: Session, batch: DeliveryBatch, owner: str, **values: object) -> bool:
+    """Record the outcome if OWNER still holds the batch; False when it was taken over."""
+    done = session.execute(
+        update(DeliveryBatch)
+        .where(
+            DeliveryBatch.id == batch.id, DeliveryBatch.claimed_by == owner,
+            DeliveryBatch.status.in_(("sending", "uncertain")),
+        )
+        .values(updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    session.refresh(batch)
+    if done.rowcount != 1:
+        log.warning("batch %s of edition %s was taken over while %s sent it", batch.number, batch.edition_id, owner)
+    return done.rowcount == 1
+
+
+def delivery_counts(session: Session, edition_id: int) -> dict[str, int]:
+    """Batches per status for one edition (for status and show)."""
+    rows = session.execute(
+        select(DeliveryBatch.status, func.count())
+        .where(DeliveryBatch.edition_id == edition_id)
+        .group_by(DeliveryBatch.status)
+    ).all()
+    return {status: int(count) for status, count in rows}
+
+
+def delivery_problems(session: Session, edition_id: int) -> list[tuple[int, str, str]]:
+    """(batch number, status, reason) of the edition's failed and uncertain batches."""
+    rows = session.execute(
+        select(DeliveryBatch.number, DeliveryBatch.status, DeliveryBatch.last_error)
+        .where(DeliveryBatch.edition_id == edition_id, DeliveryBatch.status.in_(("failed", "uncertain")))
+        .order_by(DeliveryBatch.number)
+    ).all()
+    return [(number, status, error or "") for number, status, error in rows]
