@@ -115,6 +115,10 @@ class DeliveryConfig:
     sendgrid_host: str = setting("SendGrid API address (key in SENDGRID_API_KEY).", "https://api.sendgrid.com")
     sendgrid_timeout: float = setting("Seconds before a SendGrid request gives up.", 30.0)
     sendgrid_sandbox: bool = setting("Ask SendGrid to validate without sending (sandbox mode).", False)
+    sendgrid_max_attempts: int = setting(
+        "Requests for one batch while SendGrid answers 429 or 5xx (waiting as it asks, or backing off).",
+        5,
+    )
 
 
 @dataclass

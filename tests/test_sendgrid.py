@@ -27,6 +27,8 @@ from tests.test_mime import PEOPLE, make_batch
 
 
 def backend_for(fake: FakeSendGrid, **kw: object) -> SendGridBackend:
+    """A backend on the fake; one attempt per batch unless a test asks for retries."""
+    kw.setdefault("max_attempts", 1)
     return SendGridBackend(fake.api_key, host=fake.url, timeout=5, **kw)  # type: ignore[arg-type]
 
 
@@ -187,10 +189,12 @@ def test_the_timeout_is_applied(fake_sendgrid: FakeSendGrid) -> None:
 def test_an_unreachable_host_may_be_retried() -> None:
     with FakeSendGrid() as fake:
         url = fake.url
-    backend = SendGridBackend("SG.key", host=url, timeout=2)
+    waits: list[float] = []
+    backend = SendGridBackend("SG.key", host=url, timeout=2, max_attempts=3, sleep=waits.append)
     with pytest.raises(RetryableDeliveryError, match="cannot reach SendGrid") as caught:
         backend.send_batch(make_batch(PEOPLE[:1]))
     assert caught.value.status is None
+    assert len(waits) == 2  # a refused connection sent nothing: retried, then given up
 
 
 def test_make_backend_needs_the_key_in_the_environment(
@@ -208,3 +212,36 @@ def test_make_backend_needs_the_key_in_the_environment(
     assert isinstance(backend, SendGridBackend)
     assert (backend.host, backend.timeout, backend.sandbox) == ("http://127.0.0.1:9", 4.0, True)
     assert backend._client.client.timeout == 4.0
+
+
+def test_rate_limits_are_waited_out_and_5xx_backed_off(fake_sendgrid: FakeSendGrid) -> None:
+    waits: list[float] = []
+    backend = backend_for(fake_sendgrid, max_attempts=4, backoff=2.0, sleep=waits.append)
+    fake_sendgrid.fail_next(429, headers={"Retry-After": "12"})
+    fake_sendgrid.fail_next(500)
+    fake_sendgrid.fail_next(503)
+    result = backend.send_batch(make_batch())
+    assert result.sent == len(PEOPLE) and len(fake_sendgrid.accepted) == 1
+    assert fake_sendgrid.requests == 4
+    assert waits[0] == 12.0  # no request before the reset SendGrid gave
+    assert 2.0 <= waits[1] <= 6.0 and 4.0 <= waits[2] <= 12.0  # backoff doubles, with jitter
+
+
+def test_rate_limit_reset_header_is_honoured(fake_sendgrid: FakeSendGrid) -> None:
+    import time
+
+    waits: list[float] = []
+    backend = backend_for(fake_sendgrid, max_attempts=2, sleep=waits.append)
+    fake_sendgrid.fail_next(429, headers={"X-RateLimit-Reset": str(int(time.time()) + 30)})
+    backend.send_batch(make_batch())
+    assert 28 <= waits[0] <= 30
+
+
+def test_5xx_retried_then_fails_cleanly(fake_sendgrid: FakeSendGrid) -> None:
+    waits: list[float] = []
+    backend = backend_for(fake_sendgrid, max_attempts=3, sleep=waits.append)
+    for _ in range(3):
+        fake_sendgrid.fail_next(500)
+    with pytest.raises(RetryableDeliveryError, match="gave up after 3 attempts"):
+        backend.send_batch(make_batch())
+    assert fake_sendgrid.requests == 3 and len(waits) == 2 and not fake_sendgrid.accepted

@@ -72,6 +72,7 @@ def make_backend(config: Config) -> MailBackend:
             host=delivery.sendgrid_host,
             timeout=delivery.sendgrid_timeout,
             sandbox=delivery.sendgrid_sandbox,
+            max_attempts=delivery.sendgrid_max_attempts,
         )
     raise ConfigError(
         f"delivery.backend: unknown backend {delivery.backend!r} (expected outbox, smtp or sendgrid)"

@@ -23,9 +23,11 @@ import email.utils
 import html
 import json
 import logging
+import random
 import re
 import time
 import urllib.error
+from collections.abc import Callable
 from typing import Any
 
 import sendgrid
@@ -37,10 +39,15 @@ from newsletter.errors import DeliveryAuthError, DeliveryError, UncertainDeliver
 from newsletter.render.view import SLOTS
 
 MAX_PERSONALIZATIONS = 1000
+# The longest wait between two attempts at one batch, in seconds (a 429 reset can be later:
+# the batch then fails and the next send retries it).
+MAX_WAIT = 120.0
 DEFAULT_HOST = "https://api.sendgrid.com"
 
 # SendGrid substitutes the same key in every content part, but the HTML wants escaped values
 # and the text raw ones: the text part gets its own keys.
+log = logging.getLogger(__name__)
+
 TEXT_SLOTS = {key: slot[:-2] + "_text%%" for key, slot in SLOTS.items()}
 
 
@@ -146,11 +153,24 @@ class SendGridBackend:
     name = "sendgrid"
 
     def __init__(
-        self, api_key: str, host: str = DEFAULT_HOST, timeout: float = 30.0, sandbox: bool = False
+        self,
+        api_key: str,
+        host: str = DEFAULT_HOST,
+        timeout: float = 30.0,
+        sandbox: bool = False,
+        *,
+        max_attempts: int = 5,
+        backoff: float = 1.0,
+        max_wait: float = MAX_WAIT,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.host = host.rstrip("/")
         self.timeout = timeout
         self.sandbox = sandbox
+        self.max_attempts = max(1, max_attempts)
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self._sleep = sleep
         self._api_key = api_key
         self._client = sendgrid.SendGridAPIClient(api_key=api_key, host=self.host)
         # SendGridAPIClient takes no timeout; its python-http-client Client does, and copies it
@@ -161,9 +181,34 @@ class SendGridBackend:
         return f"SendGridBackend({self.host}, sandbox={self.sandbox})"
 
     def send_batch(self, batch: MailBatch) -> BatchResult:
+        """One request for the whole batch, retried while SendGrid says nothing was taken.
+
+        429: wait for Retry-After or X-RateLimit-Reset (no request before then); 5xx and a
+        refused connection: exponential backoff with jitter; at most ``max_attempts`` requests.
+        A timeout or a connection broken after the request went out is *not* retried: SendGrid
+        may have accepted the batch, so it is reported uncertain instead.
+        """
         payload = build_payload(batch, sandbox=self.sandbox)
         if not batch.recipients:
             return BatchResult()
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return self._post(batch, payload)
+            except RetryableDeliveryError as exc:
+                if attempt == self.max_attempts:
+                    raise RetryableDeliveryError(
+                        f"{exc} (gave up after {attempt} attempts)",
+                        status=exc.status, retry_after=exc.retry_after,
+                    ) from None
+                wait = exc.retry_after
+                if wait is None:
+                    wait = self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+                wait = min(wait, self.max_wait)
+                log.info("%s; waiting %.1fs before attempt %d", exc, wait, attempt + 1)
+                self._sleep(wait)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _post(self, batch: MailBatch, payload: dict[str, Any]) -> BatchResult:
         where = f"batch {batch.batch_id} of edition {batch.edition_id}"
         try:
             response = self._client.client.mail.send.post(request_body=payload)
