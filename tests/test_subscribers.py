@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from newsletter.audience.lists import ListConfig, load_lists, sync_lists
 from newsletter.audience.subscribers import (
@@ -13,7 +13,6 @@ from newsletter.audience.subscribers import (
     RowError,
     export_members,
     forget,
-    forgotten_email,
     import_file,
     normalise_email,
     read_members,
@@ -22,9 +21,17 @@ from newsletter.audience.subscribers import (
 )
 from newsletter.errors import InputError
 from newsletter.store.db import Store
-from newsletter.store.models import MailingList, Membership, Subscriber
+from newsletter.store.models import MailingList, Membership, Subscriber, Suppression
 
 from .conftest import ROOT
+
+
+@pytest.fixture(autouse=True)
+def secret(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The key the suppression list is hashed with."""
+    value = "a-test-secret-that-is-long-enough"
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", value)
+    return value
 
 
 def write(tmp_path: Path, text: str, name: str = "news.csv", *, bom: bool = False) -> Path:
@@ -229,11 +236,7 @@ def test_forget_then_import_keeps_the_address_out(store: Store, tmp_path: Path) 
         make_list(session, "other")
     with store.session() as session:
         assert forget(session, " gone@EXAMPLE.org") == 1
-    tomb = forgotten_email("gone@example.org")
-    assert members(store) == {
-        tomb: ("", "", "unsubscribed"),
-        "stay@example.org": ("Stay", "", "active"),
-    }
+    assert members(store) == {"stay@example.org": ("Stay", "", "active")}
     with store.session() as session:
         news, other = make_list(session), make_list(session, "other")
         report = import_file(session, path, news)
@@ -380,5 +383,20 @@ def test_forget_again_after_another_way_back_in(store: Store) -> None:
         assert forget(session, "back@example.org") == 1
     assert members(store) == {}
     with store.session() as session:
-        emails = set(session.scalars(select(Subscriber.email)))
-    assert emails == {forgotten_email("back@example.org")}
+        assert list(session.scalars(select(Subscriber.email))) == []
+        assert session.scalar(select(func.count()).select_from(Suppression)) == 1
+
+
+def test_suppression_list_read_with_another_key_is_refused(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from newsletter.errors import ConfigError
+
+    with store.session() as session:
+        forget(session, "gone@example.org")
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", "another-secret-that-is-long-enough")
+    with store.session() as session, pytest.raises(ConfigError, match="another NEWSLETTER_SECRET_KEY"):
+        sync_members(session, make_list(session), [Member("gone@example.org")], "csv")
+    monkeypatch.delenv("NEWSLETTER_SECRET_KEY")
+    with store.session() as session, pytest.raises(ConfigError, match="set NEWSLETTER_SECRET_KEY"):
+        sync_members(session, make_list(session), [Member("gone@example.org")], "csv")

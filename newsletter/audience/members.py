@@ -9,7 +9,6 @@ first row. A file that cannot be read at all raises :class:`InputError`.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import unicodedata
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from newsletter.errors import InputError
 COLUMNS = ("email", "name", "language")
 NAME_MAX = 200  # Subscriber.name
 LANGUAGE_MAX = 16  # Subscriber.language
-FORGOTTEN_DOMAIN = "invalid"  # reserved by RFC 2606: a forgotten address can never be mailed
 
 
 def normalise_email(raw: str) -> str:
@@ -38,12 +36,6 @@ def normalise_email(raw: str) -> str:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise InputError(f"invalid email address {text!r}: {exc}") from None
-
-
-def forgotten_email(email: str) -> str:
-    """The one-way stand-in kept for a forgotten (normalised) address."""
-    digest = hashlib.sha256(email.encode("utf-8")).hexdigest()
-    return f"forgotten-{digest}@{FORGOTTEN_DOMAIN}"
 
 
 @dataclass

@@ -2,7 +2,9 @@
 
 Consent wins. A membership that is unsubscribed, bounced or complained is never touched by an
 import, whatever the file says; a forgotten person (:func:`forget`) stays suppressed on every
-list, because their address is kept only as a one-way hash that every import checks.
+list, because their address is kept only as a keyed hash in the suppression list
+(:mod:`newsletter.audience.consent`) that every import checks. Each membership an import adds
+or activates gets a line in the consent history (origin ``csv:<file>``).
 
 The work is done in bulk (``WHERE email IN (...)`` by chunks, multi-row inserts and updates),
 never one query per row, so a file of 100,000 rows syncs in seconds.
@@ -22,7 +24,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     delete,
-    func,
     insert,
     select,
     text,
@@ -30,17 +31,25 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from newsletter.audience.consent import suppress, suppressed_among
 from newsletter.audience.lists import ListConfig, sync_lists
 from newsletter.audience.members import (  # re-exported: the CLI and tests read members here too
     Member,
     RowError,
     _FileError,
-    forgotten_email,
     normalise_email,
     read_members,
 )
 from newsletter.errors import InputError
-from newsletter.store.models import SUPPRESSED, MailingList, Membership, Subscriber, utcnow
+from newsletter.store.models import (
+    SUPPRESSED,
+    ConsentEvent,
+    MailingList,
+    Membership,
+    ProviderEvent,
+    Subscriber,
+    utcnow,
+)
 
 CHUNK = 500
 ANALYZE_AFTER = 5000  # rows added to a PostgreSQL store before its statistics are refreshed
@@ -126,8 +135,8 @@ def sync_members(
     - a known subscriber gets the name and language the file gives (empty means keep), and a
       pending membership becomes active: the newsroom importing the file holds the consent
       (``updated``);
-    - a membership that is unsubscribed, bounced or complained, or a forgotten address, is left
-      exactly as it is (``kept_suppressed``);
+    - a membership that is unsubscribed, bounced or complained, or an address on the
+      suppression list (forgotten), is left exactly as it is (``kept_suppressed``);
     - members missing from the file stay (removing them is a later ``--prune``).
     """
     report = SyncReport(mailing_list.slug)
@@ -142,8 +151,8 @@ def sync_members(
     if not by_email:
         return report
     emails = list(by_email)
-    tombs = {email: forgotten_email(email) for email in emails}
-    existing = _subscribers_by_email(session, emails + list(tombs.values()))
+    suppressed = suppressed_among(session, emails)
+    existing = _subscribers_by_email(session, emails)
     memberships = _memberships(
         session, mailing_list.id, [existing[e][0] for e in emails if e in existing]
     )
@@ -155,7 +164,7 @@ def sync_members(
     subscriber_updates: list[dict[str, object]] = []
     activated: list[dict[str, object]] = []
     for email, member in by_email.items():
-        if tombs[email] in existing:
+        if email in suppressed:
             report.kept_suppressed += 1
             continue
         known_sub = existing.get(email)
@@ -192,9 +201,11 @@ def sync_members(
                 session.execute(insert(table).returning(table.c.id), chunk).scalars()
             )
         report.added += len(new_subscribers)
+    history: list[dict[str, object]] = []
     if new_members:
-        session.execute(
-            insert(Membership.__table__),
+        table = Membership.__table__
+        rows = session.execute(
+            insert(table).returning(table.c.id, table.c.subscriber_id),
             [
                 {
                     "list_id": mailing_list.id,
@@ -206,17 +217,38 @@ def sync_members(
                 }
                 for sid in new_members
             ],
-        )
+        ).all()
+        history.extend(_history(mailing_list.id, mid, sid, "added", "active", origin, now)
+                       for mid, sid in rows)
     if subscriber_updates:
         session.execute(update(Subscriber), subscriber_updates)
     if activated:
         session.execute(update(Membership), activated)
+        ids = {row["id"] for row in activated}
+        history.extend(
+            _history(mailing_list.id, mid, sid, "activated", "active", origin, now)
+            for sid, (mid, _) in memberships.items()
+            if mid in ids
+        )
+    for chunk in _chunks(history):
+        session.execute(insert(ConsentEvent.__table__), chunk)
     if len(new_members) >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
         # Fresh statistics, and plans prepared while the tables were small are dropped: a
         # cached sequential-scan plan made the next sync of 100,000 rows take minutes.
         session.execute(text("ANALYZE subscribers, memberships"))
     session.flush()
     return report
+
+
+def _history(
+    list_id: int, membership_id: int, subscriber_id: int, action: str, status: str, origin: str,
+    when: datetime,
+) -> dict[str, object]:
+    return {
+        "membership_id": membership_id, "subscriber_id": subscriber_id, "list_id": list_id,
+        "action": action, "status": status, "origin": origin, "client_ip_hash": None,
+        "occurred_at": when,
+    }
 
 
 def import_file(session: Session, path: Path, mailing_list: MailingList) -> SyncReport:
@@ -340,43 +372,38 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value else ""
 
 
-def forget(session: Session, email: str) -> int:
+def forget(session: Session, email: str, *, origin: str = "cli") -> int:
     """Erase a person and keep their refusal: returns the number of lists they were on.
 
-    The Subscriber row keeps only ``forgotten-<sha256 of the address>@invalid`` (no name, no
-    language) and every membership not already suppressed becomes ``unsubscribed``. An import
-    hashes each address it reads, so the same person is never added back, on any list. Asking
-    to forget an unknown address still records the hash, so a later import cannot add it.
-    The hash is unsalted: it is pseudonymous (it cannot be reversed, but a known address can be
-    checked against it), which is what keeping the refusal needs.
+    The Subscriber row and its memberships are deleted; the address goes on the suppression
+    list as a keyed hash (HMAC under NEWSLETTER_SECRET_KEY), which every import and sign-up
+    checks, so the person is never added back, on any list. Their consent history stays, without
+    them: each list they were on gets a ``forgotten`` line, and earlier lines lose the link to
+    the person. Provider events keep their ids (for idempotency) but lose address and payload.
+    Forgetting an unknown address still suppresses it.
     """
     address = normalise_email(email)
-    tomb = forgotten_email(address)
-    found = _subscribers_by_email(session, [address, tomb])
-    person, kept = found.get(address), found.get(tomb)
-    if person is None:
-        if kept is None:
-            session.add(Subscriber(email=tomb, name="", language=""))
-            session.flush()
+    suppress(session, address, "forgotten")
+    sid = session.scalar(select(Subscriber.id).where(Subscriber.email == address))
+    if sid is None:
         return 0
-    sid = person[0]
-    lists = (
-        session.scalar(
-            select(func.count()).select_from(Membership).where(Membership.subscriber_id == sid)
-        )
-        or 0
+    list_ids = list(
+        session.scalars(select(Membership.list_id).where(Membership.subscriber_id == sid))
     )
-    if kept is not None:
-        # Forgotten before and added again by another way: the stand-in already says no.
-        session.execute(delete(Subscriber).where(Subscriber.id == sid))
-    else:
-        session.execute(
-            update(Membership)
-            .where(Membership.subscriber_id == sid, Membership.status.not_in(SUPPRESSED))
-            .values(status="unsubscribed", status_changed_at=utcnow())
-        )
-        session.execute(
-            update(Subscriber).where(Subscriber.id == sid).values(email=tomb, name="", language="")
-        )
+    for list_id in list_ids:
+        session.add(ConsentEvent(list_id=list_id, action="forgotten", status="", origin=origin))
+    session.execute(
+        update(ConsentEvent).where(ConsentEvent.subscriber_id == sid)
+        .values(subscriber_id=None, membership_id=None)
+    )
+    session.execute(
+        update(ProviderEvent).where(ProviderEvent.subscriber_id == sid)
+        .values(subscriber_id=None, email="", payload={})
+    )
+    session.execute(
+        update(ProviderEvent).where(ProviderEvent.email == address).values(email="", payload={})
+    )
+    session.execute(delete(Membership).where(Membership.subscriber_id == sid))
+    session.execute(delete(Subscriber).where(Subscriber.id == sid))
     session.flush()
-    return lists
+    return len(list_ids)

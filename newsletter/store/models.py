@@ -315,3 +315,82 @@ class DeliveryBatch(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     edition: Mapped[Edition] = relationship(back_populates="batches")
+
+
+# -- consent ----------------------------------------------------------------------------------
+
+
+class ConsentEvent(Base):
+    """One change of a membership's consent: what, when, from where (the consent history).
+
+    ``origin`` says where it came from: ``form``, ``one-click``, ``link``, ``csv:<file>``,
+    ``webhook:sendgrid``, ``cli``. The rows outlive the person: when a subscriber is forgotten,
+    ``subscriber_id`` and ``membership_id`` become NULL and the list, action and time remain.
+    ``client_ip_hash`` is a keyed hash of the client address, never the address itself.
+    """
+
+    __tablename__ = "consent_events"
+    __table_args__ = (
+        Index("ix_consent_events_membership", "membership_id"),
+        Index("ix_consent_events_subscriber", "subscriber_id"),
+    )
+
+    id: Mapped[intpk]
+    membership_id: Mapped[int | None] = mapped_column(
+        ForeignKey("memberships.id", ondelete="SET NULL")
+    )
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL")
+    )
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("lists.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20), default="")  # the membership's status after
+    origin: Mapped[str] = mapped_column(String(60), default="")
+    client_ip_hash: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[created]
+
+
+class ProviderEvent(Base):
+    """A raw event reported by a mail provider (SendGrid's event webhook), stored once.
+
+    ``event_id`` is the provider's own id (``sg_event_id``): a retried delivery of the same
+    event finds its row and changes nothing. ``applied`` tells whether it changed a status.
+    """
+
+    __tablename__ = "provider_events"
+    __table_args__ = (
+        UniqueConstraint("provider", "event_id", name="uq_provider_events"),
+        Index("ix_provider_events_subscriber", "subscriber_id"),
+    )
+
+    id: Mapped[intpk]
+    provider: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(40))
+    email: Mapped[str] = mapped_column(String(320), default="")
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL")
+    )
+    edition_id: Mapped[int | None] = mapped_column(ForeignKey("editions.id", ondelete="SET NULL"))
+    payload: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[created]
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Suppression(Base):
+    """An address that must never be added again, kept only as a keyed hash.
+
+    ``address_hash`` is HMAC-SHA256 of the normalised address under NEWSLETTER_SECRET_KEY;
+    ``key_id`` names that key (a hash of it), so a store read with another key is refused
+    instead of silently letting suppressed addresses back in. ``key_id = 'sha256'`` marks the
+    unkeyed hashes of stores forgotten before revision 0004.
+    """
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[intpk]
+    address_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[created]
