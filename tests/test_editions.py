@@ -248,3 +248,20 @@ def test_an_edition_goes_out_over_smtp_on_one_connection(store: Store, newsroom,
     assert message["Subject"].startswith("Revue de presse")
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
     assert "Lecteur 0" in message.get_body(("html",)).get_content()
+
+
+def test_a_reader_who_joins_after_planning_is_not_slipped_into_a_batch(store: Store, newsroom, tmp_path: Path) -> None:
+    """Batches are snapshots: a membership added later, even with an id inside a batch's range, waits."""
+    _members(store, 3)
+    with store.session() as session:
+        mailing_list = sync_lists(session, [_list()])["revue"]
+        late = Subscriber(email="late@example.org", name="En retard")
+        session.add(late)
+        session.flush()
+        edition = _planned(session, 1000)
+        # an older subscriber id would fall inside the range: simulate it with the batch's bounds
+        edition.batches[0].last_subscriber_id = late.id
+        session.add(Membership(list_id=mailing_list.id, subscriber_id=late.id, status="active"))
+        session.commit()
+        report = send_edition(session, newsroom, _list(), edition.id, OutboxBackend(tmp_path), SECRET)
+    assert report.sent == 3

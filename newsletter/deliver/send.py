@@ -126,19 +126,28 @@ def _recipients(
     session: Session, config: Config, list_config: ListConfig, list_id: int,
     batch: DeliveryBatch, secret: str,
 ) -> list[Recipient]:
-    """The batch's recipients whose membership is still active, right now."""
+    """The batch's recipients whose membership is still active, right now.
+
+    A batch is a keyset range of subscriber ids, so the query reads that range of the
+    (list, status, subscriber) index and the snapshot filters it: one index range scan
+    whatever the planner knows of the tables (an IN list of 1,000 ids on freshly filled
+    PostgreSQL tables could get a plan that took minutes).
+    """
+    snapshot = set(batch.recipients)
     rows = session.execute(
         select(Subscriber.id, Subscriber.email, Subscriber.name)
         .join(Membership, Membership.subscriber_id == Subscriber.id)
         .where(
             Membership.list_id == list_id,
             Membership.status == "active",
-            Subscriber.id.in_(batch.recipients),
+            Membership.subscriber_id.between(batch.first_subscriber_id, batch.last_subscriber_id),
         )
-        .order_by(Subscriber.id)
+        .order_by(Membership.subscriber_id)
     ).all()
     recipients = []
     for subscriber_id, email, name in rows:
+        if subscriber_id not in snapshot:
+            continue  # joined the list after the batch was planned: a later send's reader
         url = unsubscribe_url(
             config.web.base_url, make_unsubscribe_token(secret, subscriber_id, list_config.slug)
         )
