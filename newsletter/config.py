@@ -112,6 +112,8 @@ class DeliveryConfig:
     smtp_security: Literal["starttls", "ssl", "none"] = setting("How the SMTP connection is secured.", "starttls")
     smtp_username: str = setting("SMTP login; empty means no authentication.", "")
     smtp_timeout: float = setting("Seconds before an SMTP command gives up.", 30.0)
+    smtp_pool_size: int = setting("SMTP connections used at once.", 1)
+    smtp_rate: float = setting("Messages per second per SMTP connection; 0 means no limit.", 0.0)
     sendgrid_host: str = setting("SendGrid API address (key in SENDGRID_API_KEY).", "https://api.sendgrid.com")
     sendgrid_timeout: float = setting("Seconds before a SendGrid request gives up.", 30.0)
     sendgrid_sandbox: bool = setting("Ask SendGrid to validate without sending (sandbox mode).", False)
@@ -356,6 +358,10 @@ def _validate(config: Config) -> None:
     base = urlsplit(config.web.base_url)
     if base.scheme not in ("http", "https") or not base.netloc:
         raise ConfigError(f"web.base_url: {config.web.base_url!r} must be an http(s) URL")
+    if config.delivery.smtp_pool_size < 1:
+        raise ConfigError("delivery.smtp_pool_size: must be at least 1")
+    if config.delivery.smtp_rate < 0:
+        raise ConfigError("delivery.smtp_rate: must be 0 (no limit) or more")
     if not 1 <= config.delivery.batch_size <= 1000:
         raise ConfigError("delivery.batch_size: must be between 1 and 1000")
     if not 0 < config.stories.threshold <= 1:

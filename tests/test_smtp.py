@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from newsletter.config import Config
 from newsletter.deliver import SMTPBackend, make_backend
-from newsletter.errors import ConfigError, DeliveryAuthError, DeliveryError
+from newsletter.errors import (
+    ConfigError,
+    DeliveryAuthError,
+    DeliveryError,
+    UncertainDeliveryError,
+)
 from tests.support.smtpd import SMTPServer, free_port, smtp_server, tls_contexts  # noqa: F401 (fixture)
 from tests.test_mime import PEOPLE, check_message, make_batch
 
@@ -155,3 +163,177 @@ def test_make_backend_reads_the_password_from_the_environment(
     config.delivery.smtp_username = ""
     monkeypatch.delenv("NEWSLETTER_SMTP_PASSWORD")
     assert isinstance(make_backend(config), SMTPBackend)  # no login, no password needed
+
+
+def people(count: int) -> list[tuple[int, str, str]]:
+    return [(100 + n, f"reader{n}@example.org", f"Reader {n}") for n in range(count)]
+
+
+class FakeTime:
+    """Virtual time per thread: sleep() records the pause and moves the caller's clock on."""
+
+    def __init__(self) -> None:
+        self._now: dict[int, float] = {}
+        self.sleeps: dict[int, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def clock(self) -> float:
+        with self._lock:
+            return self._now.get(threading.get_ident(), 1000.0)
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        ident = threading.get_ident()
+        with self._lock:
+            self.sleeps.setdefault(ident, []).append(seconds)
+            self._now[ident] = self._now.get(ident, 1000.0) + seconds
+
+    def all_sleeps(self) -> list[float]:
+        return [s for pauses in self.sleeps.values() for s in pauses]
+
+
+def test_a_pool_sends_each_message_once_on_at_most_its_connections(
+    smtp_server: SMTPServer,
+) -> None:
+    backend = SMTPBackend("127.0.0.1", smtp_server.port, "none", timeout=5, pool_size=3)
+    first = make_batch(people(20), batch_id=1)
+    second = make_batch(people(40)[20:], batch_id=2)
+    try:
+        r1 = backend.send_batch(first)
+        r2 = backend.send_batch(second)
+    finally:
+        backend.close()
+    assert (r1.sent, r2.sent, r1.refused, r2.refused) == (20, 20, {}, {})
+    received = sorted(m.rcpt_tos[0] for m in smtp_server.messages)
+    assert received == sorted(p[1] for p in people(40))  # every reader once
+    assert backend.connections <= 3
+    assert smtp_server.connections_used() <= 3
+    # the second batch went out on connections the first one opened
+    assert {m.connection for m in smtp_server.messages[20:]} <= {
+        m.connection for m in smtp_server.messages[:20]
+    }
+    for message in smtp_server.messages:
+        rcpt = next(
+            r for r in first.recipients + second.recipients if r.email == message.rcpt_tos[0]
+        )
+        check_message(message.parsed(), first, rcpt)
+
+
+def test_a_pool_of_one_message_opens_one_connection(smtp_server: SMTPServer) -> None:
+    backend = SMTPBackend("127.0.0.1", smtp_server.port, "none", timeout=5, pool_size=3)
+    assert backend.send_batch(make_batch(PEOPLE[:1])).sent == 1
+    backend.close()
+    assert backend.connections == 1
+
+
+def test_the_rate_limit_holds_on_one_connection_across_batches(smtp_server: SMTPServer) -> None:
+    fake = FakeTime()
+    backend = SMTPBackend(
+        "127.0.0.1", smtp_server.port, "none", timeout=5,
+        rate_per_connection=4, sleep=fake.sleep, clock=fake.clock,
+    )  # fmt: skip
+    backend.send_batch(make_batch(PEOPLE[:2], batch_id=1))
+    backend.send_batch(make_batch(PEOPLE[2:], batch_id=2))
+    backend.close()
+    assert len(smtp_server.messages) == 4
+    # 4 messages at 4 a second: the first at once, then 3 quarter-second gaps, and no more
+    assert sum(fake.all_sleeps()) == pytest.approx(3 / 4)
+
+
+def test_the_rate_limit_is_per_connection(smtp_server: SMTPServer) -> None:
+    fake = FakeTime()
+    backend = SMTPBackend(
+        "127.0.0.1", smtp_server.port, "none", timeout=5, pool_size=2,
+        rate_per_connection=10, sleep=fake.sleep, clock=fake.clock,
+    )  # fmt: skip
+    assert backend.send_batch(make_batch(people(12))).sent == 12
+    backend.close()
+    per_connection = Counter(m.connection for m in smtp_server.messages)
+    per_thread = sorted(sum(pauses) for pauses in fake.sleeps.values())
+    # each thread (one connection) paused 1/10 s before each of its messages but the first
+    expected = sorted((n - 1) / 10 for n in per_connection.values() if n > 1)
+    assert per_thread == pytest.approx(expected)
+
+
+def test_a_deferred_recipient_is_tried_again_then_accepted(smtp_server: SMTPServer) -> None:
+    smtp_server.handler.defer["omar@example.com"] = ["451 4.7.1 Greylisted, come back later", 2]
+    fake = FakeTime()
+    backend = SMTPBackend(
+        "127.0.0.1", smtp_server.port, "none", timeout=5,
+        backoff=2.0, sleep=fake.sleep, clock=fake.clock,
+    )  # fmt: skip
+    result = backend.send_batch(make_batch())
+    backend.close()
+    assert (result.sent, result.refused) == (len(PEOPLE), {})
+    assert smtp_server.handler.rcpt_tries["omar@example.com"] == 3
+    assert fake.all_sleeps() == [2.0, 4.0]  # exponential backoff
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == sorted(p[1] for p in PEOPLE)
+    assert smtp_server.connections_used() == 1
+
+
+def test_a_recipient_deferred_for_ever_is_refused_after_max_attempts(
+    smtp_server: SMTPServer,
+) -> None:
+    smtp_server.handler.defer["omar@example.com"] = ["450 4.2.1 Mailbox busy", None]
+    fake = FakeTime()
+    backend = SMTPBackend(
+        "127.0.0.1", smtp_server.port, "none", timeout=5,
+        max_attempts=4, sleep=fake.sleep, clock=fake.clock,
+    )  # fmt: skip
+    result = backend.send_batch(make_batch())
+    backend.close()
+    assert result.sent == len(PEOPLE) - 1
+    assert result.refused == {"omar@example.com": "450 4.2.1 Mailbox busy"}
+    assert smtp_server.handler.rcpt_tries["omar@example.com"] == 4
+    assert fake.all_sleeps() == [1.0, 2.0, 4.0]
+    assert [m.rcpt_tos[0] for m in smtp_server.messages] == [
+        p[1] for p in PEOPLE if p[1] != "omar@example.com"
+    ]
+
+
+def test_a_permanent_refusal_is_recorded_without_a_retry(smtp_server: SMTPServer) -> None:
+    smtp_server.handler.refuse.add("omar@example.com")
+    fake = FakeTime()
+    backend = SMTPBackend(
+        "127.0.0.1", smtp_server.port, "none", timeout=5, pool_size=2,
+        sleep=fake.sleep, clock=fake.clock,
+    )  # fmt: skip
+    result = backend.send_batch(make_batch())
+    backend.close()
+    assert result.sent == len(PEOPLE) - 1
+    assert result.refused == {"omar@example.com": "550 5.1.1 No such mailbox here"}
+    assert smtp_server.handler.rcpt_tries["omar@example.com"] == 1
+    assert fake.all_sleeps() == []
+
+
+def test_a_pool_stopped_by_a_refused_sender_says_what_went_out(smtp_server: SMTPServer) -> None:
+    handler = smtp_server.handler
+
+    async def refuse_after_two(server: object, session: Any, envelope: Any, address: str,
+                               options: list[str]) -> str:  # fmt: skip
+        if len(handler.messages) >= 2:
+            return "550 5.7.1 Sender blocked"
+        envelope.mail_from = address
+        return "250 OK"
+
+    handler.handle_MAIL = refuse_after_two  # type: ignore[attr-defined]
+    backend = SMTPBackend("127.0.0.1", smtp_server.port, "none", timeout=5, pool_size=2)
+    with pytest.raises(UncertainDeliveryError, match=r"refused the sender.*550.*of 8 messages"):
+        backend.send_batch(make_batch(people(8)))
+    backend.close()
+    assert 2 <= len(handler.messages) < 8
+
+
+def test_make_backend_passes_the_pool_and_rate(make_config: Callable[..., Config]) -> None:
+    config = make_config(
+        delivery={"backend": "smtp", "smtp_host": "127.0.0.1", "smtp_pool_size": 4,
+                  "smtp_rate": 2.5}
+    )  # fmt: skip
+    backend = make_backend(config)
+    assert isinstance(backend, SMTPBackend)
+    assert (backend.pool_size, backend.rate_per_connection) == (4, 2.5)
+    # bad values stop at loading, before anything is sent
+    with pytest.raises(ConfigError, match="delivery.smtp_pool_size: must be at least 1"):
+        make_config(delivery={"backend": "smtp", "smtp_pool_size": 0})
+    with pytest.raises(ConfigError, match="delivery.smtp_rate: must be 0"):
+        make_config(delivery={"backend": "smtp", "smtp_rate": -1.0})

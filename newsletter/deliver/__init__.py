@@ -1,7 +1,7 @@
 """Delivery: the mail backends behind one interface, chosen by ``delivery.backend``.
 
 outbox    (default) one mbox file per edition under paths.outbox: nothing leaves the machine
-smtp      smtplib, STARTTLS or SSL, one connection reused; password in NEWSLETTER_SMTP_PASSWORD
+smtp      smtplib, STARTTLS or SSL, pooled connections; password in NEWSLETTER_SMTP_PASSWORD
 sendgrid  the v3 mail-send API, one request per batch; key in SENDGRID_API_KEY
 """
 
@@ -59,6 +59,8 @@ def make_backend(config: Config) -> MailBackend:
             delivery.smtp_username,
             password,
             delivery.smtp_timeout,
+            pool_size=delivery.smtp_pool_size,
+            rate_per_connection=delivery.smtp_rate,
         )
     if delivery.backend == "sendgrid":
         api_key = os.environ.get(ENV_SENDGRID_API_KEY, "").strip()

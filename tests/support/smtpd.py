@@ -6,8 +6,9 @@
         assert smtp_server.messages[0].parsed()["Subject"] == "..."
         assert smtp_server.connections_used() == 1
 
-It can refuse chosen recipients (550), answer 421 "closing" once at a chosen message, ask for
-a login, and offer STARTTLS with a throwaway self-signed certificate (:func:`tls_contexts`).
+It can refuse chosen recipients (550), defer them for a while (``defer``: 450, 451...), answer
+421 "closing" once at a chosen message, ask for a login, and offer STARTTLS with a throwaway
+self-signed certificate (:func:`tls_contexts`). ``rcpt_tries`` counts the RCPTs per address.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import ipaddress
 import socket
 import ssl
 import tempfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -50,11 +52,20 @@ class Collector:
         self.messages: list[Received] = []
         self.refuse: set[str] = set()  # addresses answered with 550
         self.close_at: int | None = None  # answer 421 to the RCPT of this message (0-based), once
+        # address -> [reply, times]: its RCPT gets that 4xx reply, that many times (None: always)
+        self.defer: dict[str, list[Any]] = {}
+        self.rcpt_tries: Counter[str] = Counter()
         self._sessions: list[Any] = []  # kept alive so identities stay unique
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
+        self.rcpt_tries[address.lower()] += 1
+        deferred = self.defer.get(address.lower())
+        if deferred is not None and deferred[1] != 0:
+            if deferred[1] is not None:
+                deferred[1] -= 1
+            return str(deferred[0])
         if address.lower() in self.refuse:
             return "550 5.1.1 No such mailbox here"
         if self.close_at is not None and len(self.messages) == self.close_at:
