@@ -114,14 +114,27 @@ def check(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option("--at", "at", type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"]),
+              default=None, help="Plan from this UTC time instead of now (YYYY-MM-DD HH:MM).")
 @click.pass_context
-def status(ctx: click.Context) -> None:
-    """Sources with their last fetch and error, and what the store holds."""
-    from newsletter.report import store_status
+def status(ctx: click.Context, at: Any) -> None:
+    """Sources, what the store holds, each list's next draft and send, editions to look at."""
+    from datetime import UTC, datetime
 
+    from newsletter.report import (
+        attention_editions,
+        heartbeat_age,
+        heartbeat_path,
+        list_plans,
+        store_status,
+    )
+
+    config = _config(ctx)
+    now = at.replace(tzinfo=UTC) if at is not None else datetime.now(UTC)
     store = _store(ctx)
     with store.session() as session:
         state = store_status(session)
+        attention = attention_editions(session)
     console = Console()
     table = Table("source", "kind", "articles", "last fetch", "last error")
     for row in state.sources:
@@ -138,6 +151,38 @@ def status(ctx: click.Context) -> None:
             batches = ", ".join(f"{n} {status}" for status, n in sorted(e.batches.items())) or "-"
             table.add_row(f"#{e.id}", e.list_slug, e.date, e.status, batches, str(e.recipients_sent))
         console.print(table)
+
+    def when(moment: datetime | None) -> str:
+        if moment is None:
+            return "never"
+        return f"{moment:%Y-%m-%d %H:%M %Z} ({moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+
+    try:
+        plans = list_plans(_lists(config), now)
+    except NewsletterError as exc:  # the store's state is still worth showing
+        console.print(f"schedules: {exc}", markup=False, highlight=False)
+        plans = []
+    if plans:
+        console.print(f"Schedules after {now:%Y-%m-%d %H:%M} UTC:", highlight=False)
+    for plan in plans:
+        console.print(
+            f"{plan.slug} ({plan.timezone}, review {plan.review})\n"
+            f"  next draft {when(plan.next_draft)}\n  next send  {when(plan.next_send)}",
+            markup=False, highlight=False,
+        )
+    age = heartbeat_age(heartbeat_path(config), datetime.now(UTC))
+    console.print(
+        "daemon: no heartbeat (start it with 'newsletter daemon')" if age is None
+        else f"daemon: last heartbeat {age:.0f} s ago",
+        markup=False, highlight=False,
+    )
+    for e in attention:
+        if e.status == "held":
+            step = f"held: approve it within the grace window ('newsletter editions approve {e.id}')"
+        else:
+            n = e.batches.get("uncertain", 0)
+            step = f"{n} uncertain batches: see 'newsletter editions show {e.id}'"
+        console.print(f"edition #{e.id} ({e.list_slug}, {e.date}, {e.status}): {step}", markup=False, highlight=False)
 
 
 # -- collect -------------------------------------------------------------------------------

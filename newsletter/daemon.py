@@ -6,7 +6,9 @@ It only triggers stages (DESIGN.md); the rules stay in the stages. APScheduler 3
   table ``apscheduler_jobs``), reconciled with the configuration at every start
   (:func:`reconcile`): ``collect:<source>`` every ``interval`` minutes, ``draft:<list>``
   ``lead_minutes`` before each send, ``send:<list>`` on the list's schedule in its time zone
-  (:mod:`newsletter.schedule`). Jobs of removed lists and sources are removed. A job whose
+  (:mod:`newsletter.schedule`), and ``held:<list>`` every minute (:func:`release_approved`: a
+  held edition approved within the grace window goes out then). Jobs of removed lists and
+  sources are removed. A job whose
   trigger did not change keeps its stored next run time, so a run missed while the daemon was
   down still runs once within the grace time (``coalesce``, ``misfire_grace_time``) and an older
   one is logged and skipped;
@@ -20,9 +22,15 @@ one row for its local date (unique in the store), and sending a sent edition sen
 so a send that fires twice (the repeated hour when clocks go back, a restart, a second daemon)
 mails nobody twice.
 
+Review ``required``: an edition not approved by its send time is ``held``. An approval within
+the list's grace window (:func:`send_grace`, counted from the send time) sends it at the next
+``held:<list>`` check; once the window has closed it stays unsent, and the check logs so once.
+
 One daemon per store (:class:`DaemonLock`): a PostgreSQL advisory lock held on a dedicated
 connection, or an exclusive ``flock`` on ``<database>.daemon.lock`` next to a SQLite file. A
 second daemon waits as standby, and takes over when the first one's lock goes with its process.
+The active daemon writes its heartbeat (:func:`newsletter.report.write_heartbeat`) at start and
+at every lock check, for ``/healthz``.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ from newsletter.config import Config, safe_url
 from newsletter.deliver.message import MailBackend
 from newsletter.editions import NothingNewError, approve, build_edition
 from newsletter.errors import ConfigError, EditionError, NewsletterError
+from newsletter.report import heartbeat_path, write_heartbeat
 from newsletter.schedule import ListSchedule
 from newsletter.store.db import Store, make_engine
 from newsletter.store.models import Edition, utcnow
@@ -65,7 +74,8 @@ from newsletter.store.models import Edition, utcnow
 log = logging.getLogger("newsletter.daemon")
 
 GRACE_MINUTES = 30  # a send missed by less than this still runs once; older ones are skipped
-LOCK_CHECK_SECONDS = 30  # how often the holder checks it still has the lock
+LOCK_CHECK_SECONDS = 30  # how often the holder checks it still has the lock (and beats)
+HELD_CHECK_SECONDS = 60  # how often held:<list> looks for an edition approved after its send time
 STANDBY_POLL_SECONDS = 5.0  # how often a standby daemon tries to take the lock
 DATABASE_RETRY_SECONDS = (1, 2, 5, 10, 30, 60)  # backoff while the database is unreachable
 JOBSTORE = "default"  # the persisted jobs; "local" holds the daemon's own lock check
@@ -192,6 +202,76 @@ def send_list(
     return result
 
 
+def latest_send(schedule: ListSchedule, now: datetime, lookback: timedelta) -> datetime | None:
+    """The latest send time of SCHEDULE in [NOW - LOOKBACK, NOW], or None."""
+    latest = None
+    fire = schedule.send.get_next_fire_time(None, now - lookback)
+    while fire is not None and fire <= now:
+        latest = fire
+        fire = schedule.send.get_next_fire_time(fire, fire)
+    # in UTC: adding a grace time to a local time is wall-clock arithmetic across a clock change
+    return None if latest is None else latest.astimezone(UTC)
+
+
+def release_approved(
+    session: Session,
+    config: Config,
+    list_config: ListConfig,
+    *,
+    now: datetime,
+    backend: MailBackend,
+    secret: str,
+) -> SendResult | None:
+    """Send the edition of LIST_CONFIG's latest send time if it is approved but not sent (held,
+    then approved within the grace window); None when there is nothing to do.
+
+    The ``held:<list>`` job runs this every HELD_CHECK_SECONDS. An approval up to the end of the
+    window (send time + grace) counts even if this check runs a little later; a held edition,
+    or one approved too late, is logged (once: it is seen for one check past the window) and
+    left unsent. Sending goes through ``send_edition``, which sends nothing twice.
+    """
+    from newsletter.deliver.send import send_edition
+
+    slug = list_config.slug
+    schedule = ListSchedule.of(list_config)
+    grace, check = send_grace(list_config), timedelta(seconds=HELD_CHECK_SECONDS)
+    send_time = latest_send(schedule, now, grace + check)
+    if send_time is None:
+        return None
+    day = schedule.local_day(send_time)
+    edition = _edition(session, list_config, day)
+    if edition is None or edition.status not in ("held", "approved"):
+        return None
+    deadline = send_time + grace
+    closed = f"its grace window closed at {deadline.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    if edition.status == "held":
+        if now > deadline:
+            log.warning(
+                "%s: edition %s for %s still held when %s: not sent "
+                "(approve it, then 'newsletter editions send %s', to send it anyway)",
+                slug, edition.id, day, closed, edition.id,
+            )
+        return SendResult("held", edition.id)
+    approved_at = edition.approved_at
+    if approved_at is not None and approved_at > deadline:
+        log.warning(
+            "%s: edition %s for %s approved at %s UTC, after %s: not sent "
+            "(run 'newsletter editions send %s' to send it anyway)",
+            slug, edition.id, day, f"{approved_at.astimezone(UTC):%H:%M}", closed, edition.id,
+        )
+        return SendResult("approved too late", edition.id)
+    report = send_edition(session, config, list_config, edition.id, backend, secret)
+    result = SendResult("sent", edition.id, report.sent)
+    result.notes = [*report.failed, *(f"batch {n} uncertain" for n in report.uncertain)]
+    log.info(
+        "%s: edition %s for %s approved within its grace window: %s messages sent in %s batches",
+        slug, edition.id, day, report.sent, report.sent_batches,
+    )
+    for note in result.notes:
+        log.error("%s: edition %s: %s", slug, edition.id, note)
+    return result
+
+
 def collect_source(session: Session, config: Config, name: str) -> None:
     """Collect one source, then enrich and summarize what is new."""
     from newsletter.collect.run import collect
@@ -263,6 +343,23 @@ def send_job(config_path: str, slug: str) -> None:
     _job(f"send:{slug}", config_path, work)
 
 
+def held_job(config_path: str, slug: str) -> None:
+    from newsletter.deliver import make_backend
+    from newsletter.tokens import secret_key
+
+    def work(config: Config, store: Store) -> None:
+        list_config = _list_config(config, slug)
+        secret = secret_key()
+        backend = make_backend(config)
+        try:
+            with store.session() as session:
+                release_approved(session, config, list_config, now=utcnow(), backend=backend, secret=secret)
+        finally:
+            backend.close()
+
+    _job(f"held:{slug}", config_path, work)
+
+
 # -- reconciling the stored jobs with the configuration ----------------------------------------
 
 
@@ -292,6 +389,12 @@ def planned_jobs(config: Config, lists: Sequence[ListConfig], config_path: str) 
         schedule = ListSchedule.of(lst)
         jobs.append(JobSpec(f"draft:{lst.slug}", draft_job, (config_path, lst.slug), schedule.draft, draft_grace(lst)))
         jobs.append(JobSpec(f"send:{lst.slug}", send_job, (config_path, lst.slug), schedule.send, send_grace(lst)))
+        # every list, whatever its review policy: the policy is read afresh at each run
+        jobs.append(JobSpec(
+            f"held:{lst.slug}", held_job, (config_path, lst.slug),
+            IntervalTrigger(seconds=HELD_CHECK_SECONDS, timezone=UTC),
+            timedelta(seconds=HELD_CHECK_SECONDS), first_run_now=True,
+        ))
     return jobs
 
 
@@ -521,6 +624,7 @@ class Daemon:
         self._stopper: threading.Thread | None = None
         self._started = threading.Event()
         self._stop_lock = threading.Lock()
+        self.heartbeat: Path | None = None  # set from the configuration by run()
 
     def request_stop(self, reason: str = "stop requested") -> None:
         if self.stop.is_set():
@@ -546,6 +650,7 @@ class Daemon:
         config_path = str(Path(config.path or config_mod.DEFAULT_CONFIG).resolve())
         lists = load_lists(config.folder(config.paths.subscribers) / "lists.toml")
         jobs = planned_jobs(config, lists, config_path)
+        self.heartbeat = heartbeat_path(config)
         secret_key()  # fail now, not at the first send time
         make_backend(config).close()
         url = config.database_url
@@ -587,14 +692,25 @@ class Daemon:
         )
         self.scheduler = scheduler
 
+        def beat() -> None:
+            if self.heartbeat is None:
+                return
+            try:
+                write_heartbeat(self.heartbeat, utcnow())
+            except OSError as exc:  # /healthz will show the age growing; the schedule goes on
+                log.error("cannot write the heartbeat %s: %s", self.heartbeat, exc)
+
         def check_lock() -> None:
             if not lock.held():
                 log.error("lost the %s (database connection dropped): stopping", lock)
                 self.lock_lost = True
                 self.request_stop("lock lost")
+                return
+            beat()
 
         def on_start(_event: object) -> None:
             report = reconcile(scheduler, jobs)
+            beat()
             scheduler.add_job(check_lock, "interval", seconds=LOCK_CHECK_SECONDS, id="lock-check", jobstore="local")
             log.info(
                 "jobs: %s added, %s changed, %s kept, %s removed%s", len(report.added),

@@ -262,9 +262,15 @@ def rewrite_item(
 
 
 def approve(edition: Edition) -> None:
+    """Approve a draft, or a ``held`` edition (review = required, not approved by its send time).
+
+    The daemon sends a held edition approved within its list's grace window; after the window
+    it stays unsent unless an editor sends it ('newsletter editions send ID').
+    """
     if edition.status == "approved":
         return
-    _editable(edition)
+    if edition.status != "held":
+        _editable(edition)
     if not any(i.included for i in edition.items):
         raise EditionError(f"edition {edition.id} has no included item: restore one or cancel it")
     edition.status = "approved"

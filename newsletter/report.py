@@ -1,13 +1,26 @@
-"""What the store holds, for `newsletter status` (and later the dashboard)."""
+"""What the store holds and what the daemon will do next, for `newsletter status` and `/healthz`.
+
+The daemon's heartbeat is a file, ``<data folder>/daemon.heartbeat``, holding the ISO time of
+its last lock check (every 30 s): no table, so no migration, and readable without the database.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from newsletter.audience.lists import ListConfig
+from newsletter.config import Config
+from newsletter.schedule import ListSchedule
 from newsletter.store.models import Article, DeliveryBatch, Edition, MailingList, Source, Summary
+
+HEARTBEAT_FILE = "daemon.heartbeat"
 
 
 @dataclass
@@ -65,14 +78,19 @@ def store_status(session: Session) -> StoreStatus:
     return state
 
 
-def recent_editions(session: Session, limit: int = 10) -> list[EditionState]:
-    """The latest editions with their delivery progress, newest first."""
-    editions = session.execute(
+def recent_editions(
+    session: Session, limit: int = 10, ids: Sequence[int] | None = None
+) -> list[EditionState]:
+    """The latest editions (or those of IDS) with their delivery progress, newest first."""
+    query = (
         select(Edition.id, MailingList.slug, Edition.date, Edition.status)
         .join(MailingList, MailingList.id == Edition.list_id)
         .order_by(Edition.date.desc(), Edition.id.desc())
         .limit(limit)
-    ).all()
+    )
+    if ids is not None:
+        query = query.where(Edition.id.in_(ids))
+    editions = session.execute(query).all()
     ids = [row.id for row in editions]
     batches: dict[int, dict[str, int]] = {i: {} for i in ids}
     sent: dict[int, int] = dict.fromkeys(ids, 0)
@@ -88,3 +106,66 @@ def recent_editions(session: Session, limit: int = 10) -> list[EditionState]:
         EditionState(row.id, row.slug, row.date.isoformat(), row.status, batches[row.id], sent[row.id])
         for row in editions
     ]
+
+
+def attention_editions(session: Session) -> list[EditionState]:
+    """Editions an editor must look at: held (review = required), or with uncertain batches."""
+    uncertain = select(DeliveryBatch.edition_id).where(DeliveryBatch.status == "uncertain")
+    ids = session.scalars(
+        select(Edition.id).where(or_(Edition.status == "held", Edition.id.in_(uncertain)))
+    ).all()
+    if not ids:
+        return []
+    return recent_editions(session, limit=len(ids), ids=ids)
+
+
+@dataclass
+class ListPlan:
+    """When the daemon next drafts and sends a list's edition (aware datetimes, None if never)."""
+
+    slug: str
+    timezone: str
+    review: str
+    next_draft: datetime | None
+    next_send: datetime | None
+
+
+def list_plans(lists: Sequence[ListConfig], now: datetime) -> list[ListPlan]:
+    """Each list's next draft and send time after NOW, in the list's time zone."""
+    plans = []
+    for lst in lists:
+        schedule = ListSchedule.of(lst)
+        plans.append(
+            ListPlan(lst.slug, lst.timezone, lst.review, schedule.next_draft(now), schedule.next_send(now))
+        )
+    return plans
+
+
+# -- the daemon's heartbeat ----------------------------------------------------------------------
+
+
+def heartbeat_path(config: Config) -> Path:
+    return config.data_dir / HEARTBEAT_FILE
+
+
+def write_heartbeat(path: Path, now: datetime) -> None:
+    """Record NOW in PATH atomically (a reader never sees half a time)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(now.astimezone(UTC).isoformat() + "\n", encoding="utf-8")
+    os.replace(partial, path)
+
+
+def read_heartbeat(path: Path) -> datetime | None:
+    """The daemon's last heartbeat, or None if it never beat here (or the file is unreadable)."""
+    try:
+        when = datetime.fromisoformat(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def heartbeat_age(path: Path, now: datetime) -> float | None:
+    """Seconds since the daemon's last heartbeat, or None without one."""
+    when = read_heartbeat(path)
+    return None if when is None else max(0.0, (now - when).total_seconds())

@@ -33,12 +33,14 @@ from newsletter.daemon import (
     draft_list,
     planned_jobs,
     reconcile,
+    release_approved,
     send_list,
     wait_for_database,
 )
 from newsletter.deliver.outbox import OutboxBackend
 from newsletter.editions import approve, get_edition
 from newsletter.enrich.pending import enrich_pending
+from newsletter.report import read_heartbeat
 from newsletter.schedule import ListSchedule, fire_times
 from newsletter.store.db import Store, make_engine, migrate
 from newsletter.store.models import ArticleTag, Edition
@@ -112,6 +114,11 @@ def _recipients(outbox: Path) -> list[str]:
 def _send(session, config, list_config, now):
     backend = OutboxBackend(config.folder(config.paths.outbox))
     return send_list(session, config, list_config, now=now, backend=backend, secret=SECRET)
+
+
+def _release(session, config, list_config, now):
+    backend = OutboxBackend(config.folder(config.paths.outbox))
+    return release_approved(session, config, list_config, now=now, backend=backend, secret=SECRET)
 
 
 def _editions(session) -> list[Edition]:
@@ -192,6 +199,77 @@ def test_nothing_new_sends_no_mail_and_says_so(store: Store, make_config, tmp_pa
     assert "nothing new for revue since" in caplog.text and "send_empty is set" in caplog.text
 
 
+def test_a_held_edition_approved_within_the_grace_window_is_sent_once(store: Store, newsroom, tmp_path: Path, caplog) -> None:
+    lst = _list(review="required")
+    draft, first, second = _times(lst)
+    with store.session() as session, caplog.at_level(logging.INFO, "newsletter.daemon"):
+        edition = draft_list(session, lst, now=draft)
+        assert _send(session, newsroom, lst, first).outcome == "held"
+        assert _release(session, newsroom, lst, first + timedelta(minutes=5)).outcome == "held"
+        assert _recipients(tmp_path / "outbox") == []
+        approve(get_edition(session, edition.id))  # held -> approved, 10 minutes into the window
+        get_edition(session, edition.id).approved_at = first + timedelta(minutes=10)
+        session.commit()
+        assert get_edition(session, edition.id).status == "approved"
+        released = _release(session, newsroom, lst, first + timedelta(minutes=11))
+        assert (released.outcome, released.edition_id, released.messages) == ("sent", edition.id, 3)
+        assert _release(session, newsroom, lst, first + timedelta(minutes=12)) is None
+        again = _send(session, newsroom, lst, second)  # the repeated 02:30
+        assert again.outcome == "already sent" and again.messages == 0
+        assert [e.status for e in _editions(session)] == ["sent"]
+    assert "approved within its grace window: 3 messages sent" in caplog.text
+    assert _recipients(tmp_path / "outbox") == [f"reader{i}@example.org" for i in range(3)]
+
+
+def test_a_held_edition_stays_unsent_after_the_grace_window(store: Store, newsroom, tmp_path: Path, caplog) -> None:
+    lst = _list(review="required", schedule="0 7 * * *")
+    schedule = ListSchedule.of(lst)
+    send_at = schedule.next_send(EVE)  # 2026-10-25 07:00 CET = 06:00 UTC
+    closes = send_at + timedelta(minutes=30)
+    with store.session() as session, caplog.at_level(logging.INFO, "newsletter.daemon"):
+        edition = draft_list(session, lst, now=schedule.next_draft(EVE))
+        assert _send(session, newsroom, lst, send_at).outcome == "held"
+        assert _release(session, newsroom, lst, closes + timedelta(seconds=30)).outcome == "held"
+        assert "still held when its grace window closed at 2026-10-25 06:30 UTC: not sent" in caplog.text
+        # approved too late: still not sent by the daemon, and it says what to run
+        approve(get_edition(session, edition.id))
+        get_edition(session, edition.id).approved_at = closes + timedelta(seconds=40)
+        session.commit()
+        late = _release(session, newsroom, lst, closes + timedelta(seconds=50))
+        assert late.outcome == "approved too late" and late.messages == 0
+        assert f"run 'newsletter editions send {edition.id}' to send it anyway" in caplog.text
+        # one check past the window, the edition is no longer looked at
+        assert _release(session, newsroom, lst, closes + timedelta(minutes=2)) is None
+        assert [e.status for e in _editions(session)] == ["approved"]
+    assert _recipients(tmp_path / "outbox") == []
+
+
+def test_an_approval_at_the_end_of_the_window_counts_though_the_check_runs_later(store: Store, newsroom, tmp_path: Path) -> None:
+    lst = _list(review="required", schedule="0 7 * * *")
+    schedule = ListSchedule.of(lst)
+    send_at = schedule.next_send(EVE)
+    with store.session() as session:
+        edition = draft_list(session, lst, now=schedule.next_draft(EVE))
+        _send(session, newsroom, lst, send_at)
+        approve(get_edition(session, edition.id))
+        get_edition(session, edition.id).approved_at = send_at + timedelta(minutes=29)
+        session.commit()
+        assert _release(session, newsroom, lst, send_at + timedelta(minutes=30, seconds=45)).messages == 3
+
+
+def test_nothing_new_since_the_last_edition_sends_no_mail(store: Store, newsroom, tmp_path: Path, caplog) -> None:
+    lst = _list()
+    _, first, _ = _times(lst)
+    with store.session() as session, caplog.at_level(logging.INFO, "newsletter.daemon"):
+        assert _send(session, newsroom, lst, first).messages == 3
+        next_day = first + timedelta(days=1)
+        assert draft_list(session, lst, now=next_day - timedelta(hours=1)) is None
+        assert _send(session, newsroom, lst, next_day).outcome == "nothing new"
+        assert [str(e.date) for e in _editions(session)] == ["2026-10-25"]
+    assert "revue: nothing new for revue since" in caplog.text and "no mail" in caplog.text
+    assert len(_recipients(tmp_path / "outbox")) == 3
+
+
 def test_a_late_send_after_midnight_sends_the_day_it_was_for(store: Store, newsroom, tmp_path: Path) -> None:
     lst = _list(schedule="50 23 * * *", lead_minutes=30)
     with store.session() as session:
@@ -234,7 +312,9 @@ def test_reconcile_adds_keeps_changes_and_removes_jobs(store: Store, make_config
     lists = [_list(), _list(slug="digest", schedule="30 7 * * 1-5", timezone="Africa/Casablanca")]
     first = scheduler_factory()
     report = reconcile(first, planned_jobs(config, lists, "/etc/newsletter.toml"))
-    assert sorted(report.added) == ["draft:digest", "draft:revue", "send:digest", "send:revue"]
+    assert sorted(report.added) == [
+        "draft:digest", "draft:revue", "held:digest", "held:revue", "send:digest", "send:revue",
+    ]
     jobs = {job.id: job for job in first.get_jobs()}
     send = jobs["send:revue"]
     assert send.coalesce and send.max_instances == 1 and send.misfire_grace_time == 30 * 60
@@ -246,9 +326,11 @@ def test_reconcile_adds_keeps_changes_and_removes_jobs(store: Store, make_config
     # restart: digest unchanged (its stored next run time survives), revue removed
     second = scheduler_factory()
     report = reconcile(second, planned_jobs(config, lists[1:], "/etc/newsletter.toml"))
-    assert sorted(report.removed) == ["draft:revue", "send:revue"]
-    assert sorted(report.kept) == ["draft:digest", "send:digest"]
-    assert sorted(j.id for j in second.get_jobs()) == ["draft:digest", "send:digest"]
+    assert sorted(report.removed) == ["draft:revue", "held:revue", "send:revue"]
+    assert sorted(report.kept) == ["draft:digest", "held:digest", "send:digest"]
+    assert sorted(j.id for j in second.get_jobs()) == ["draft:digest", "held:digest", "send:digest"]
+    held = second.get_job("held:digest")
+    assert held.func_ref == "newsletter.daemon:held_job" and str(held.trigger) == "interval[0:01:00]"
     assert second.get_job("send:digest").next_run_time == kept_time
     _stop(second)
 
@@ -398,7 +480,9 @@ def test_a_standby_daemon_takes_over_then_stops_cleanly(tmp_path: Path, monkeypa
             other.release()  # the first daemon dies
             _wait_for(daemon._started.is_set, "take-over")
             assert "took over" in caplog.text
-            assert sorted(j.id for j in daemon.scheduler.get_jobs(jobstore="default")) == ["draft:revue", "send:revue"]
+            assert sorted(j.id for j in daemon.scheduler.get_jobs(jobstore="default")) == ["draft:revue", "held:revue", "send:revue"]
+            beat = read_heartbeat(tmp_path / "daemon.heartbeat")  # data = tmp_path
+            assert beat is not None and abs((datetime.now(UTC) - beat).total_seconds()) < 60
         finally:
             daemon.request_stop("SIGTERM")
             thread.join(20)
@@ -407,7 +491,7 @@ def test_a_standby_daemon_takes_over_then_stops_cleanly(tmp_path: Path, monkeypa
     # the jobs stay in the database for the next start
     store = Store.open(f"sqlite:///{tmp_path / 'newsletter.db'}")
     with store.engine.connect() as conn:
-        assert sorted(r[0] for r in conn.exec_driver_sql("SELECT id FROM apscheduler_jobs")) == ["draft:revue", "send:revue"]
+        assert sorted(r[0] for r in conn.exec_driver_sql("SELECT id FROM apscheduler_jobs")) == ["draft:revue", "held:revue", "send:revue"]
     store.close()
 
 

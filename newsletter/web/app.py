@@ -6,6 +6,7 @@
     GET  /unsubscribe/<token>        one confirm button; changes nothing (scanners follow links)
     POST /unsubscribe/<token>        the form (optionally every list), or RFC 8058 one-click
     POST /webhooks/sendgrid          signed Event Webhook batches
+    GET  /healthz                    {database: ok|error, daemon_heartbeat_age_s}: 200, or 503
 
 Library errors become pages (or JSON for JSON requests); nothing here decides consent.
 """
@@ -383,7 +384,33 @@ def create_app(
         key = "not_found" if status_code == 404 else "error_title"
         return message(language, text("error_title", language), text(key, language), status_code)
 
+    # -- health ----------------------------------------------------------------------------
+
+    def database_reachable() -> bool:
+        from sqlalchemy import text as sql
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with store.engine.connect() as conn:
+                conn.execute(sql("SELECT 1"))
+        except SQLAlchemyError as exc:
+            log.warning("healthz: database unreachable: %s", str(exc).splitlines()[0])
+            return False
+        return True
+
+    async def healthz(request: Request) -> Response:
+        from datetime import UTC, datetime
+
+        from newsletter.report import heartbeat_age, heartbeat_path
+
+        ok = await run_in_threadpool(database_reachable)
+        age = heartbeat_age(heartbeat_path(config), datetime.fromtimestamp(clock(), UTC))
+        body = {"database": "ok" if ok else "error",
+                "daemon_heartbeat_age_s": None if age is None else round(age, 1)}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
     routes = [
+        Route("/healthz", healthz, methods=["GET"]),
         Route("/subscribe", subscribe_page, methods=["GET"]),
         Route("/subscribe", subscribe, methods=["POST"]),
         Route("/confirm/{token}", confirm_page, methods=["GET"]),

@@ -1,0 +1,68 @@
+"""`newsletter status`: each list's next draft and send (local time and UTC), editions to look at."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import select, update
+
+from newsletter.cli import cli
+from newsletter.config import load
+from newsletter.report import write_heartbeat
+from newsletter.store.db import Store
+from newsletter.store.models import DeliveryBatch, Edition
+
+from .test_cli import workspace_config  # noqa: F401 - the fixture
+
+
+def _ok(config: str, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["--config", config, *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_next_runs_in_local_time_and_utc_across_casablanca_ramadan_time(workspace_config: str) -> None:  # noqa: F811
+    _ok(workspace_config, "init")
+    # 2026-03-01: Casablanca is on UTC+0 for Ramadan (until 2026-03-22)
+    during = _ok(workspace_config, "status", "--at", "2026-03-01 12:00")
+    assert "Schedules after 2026-03-01 12:00 UTC:" in during
+    assert "revue-fr (Africa/Casablanca, review required)" in during
+    assert "next draft 2026-03-02 06:00 +00 (2026-03-02 06:00 UTC)" in during
+    assert "next send  2026-03-02 07:00 +00 (2026-03-02 07:00 UTC)" in during
+    # digest-en: weekdays only, 2026-03-01 is a Sunday
+    digest = during[during.index("digest-en"):]
+    assert "next send  2026-03-02 07:30 +00 (2026-03-02 07:30 UTC)" in digest
+    # after Ramadan, back to UTC+1: the same local time is an hour earlier in UTC
+    after = _ok(workspace_config, "status", "--at", "2026-03-23 12:00")
+    assert "next send  2026-03-24 07:00 +01 (2026-03-24 06:00 UTC)" in after
+    assert "daemon: no heartbeat (start it with 'newsletter daemon')" in after
+
+
+def test_held_and_uncertain_editions_and_the_heartbeat(workspace_config: str, tmp_path: Path) -> None:  # noqa: F811
+    ok = _ok
+    ok(workspace_config, "init")
+    ok(workspace_config, "collect")
+    ok(workspace_config, "subscribers", "sync")
+    held = ok(workspace_config, "editions", "build", "--list", "revue-fr", "--date", "2026-11-28").split()[1]
+    sent = ok(workspace_config, "editions", "build", "--list", "digest-en", "--date", "2026-11-28").split()[1]
+    ok(workspace_config, "editions", "approve", sent)
+    ok(workspace_config, "editions", "send", sent)
+    quiet = ok(workspace_config, "status")
+    assert "held:" not in quiet and "uncertain batches" not in quiet
+    store = Store.open(load(workspace_config).database_url)
+    with store.session() as session:  # as the daemon and a crashed send leave them
+        session.execute(update(Edition).where(Edition.id == int(held)).values(status="held"))
+        batch = session.scalars(select(DeliveryBatch).where(DeliveryBatch.edition_id == int(sent))).first()
+        batch.status = "uncertain"
+    store.close()
+    write_heartbeat(tmp_path / "daemon.heartbeat", datetime.now(UTC))
+    out = " ".join(ok(workspace_config, "status").split())  # rich wraps long lines at 80 columns
+    assert (
+        f"edition #{held} (revue-fr, 2026-11-28, held): held: approve it within the grace window "
+        f"('newsletter editions approve {held}')"
+    ) in out
+    assert f"edition #{sent} (digest-en, 2026-11-28, sent): 1 uncertain batches: see 'newsletter editions show {sent}'" in out
+    assert re.search(r"daemon: last heartbeat \d s ago", out)
