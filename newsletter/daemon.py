@@ -1,44 +1,32 @@
 """The daemon: collect, draft and send on schedule, once per list and day, one daemon per store.
 
-It only triggers stages (DESIGN.md); the rules stay in the stages. APScheduler 3.x runs it:
+It only triggers stages (DESIGN.md); the rules stay in the stages, and what each job does is a
+library function of :mod:`newsletter.jobs`. APScheduler 3.x runs it:
 
 - a ``BlockingScheduler`` whose jobs live in the application database (``SQLAlchemyJobStore``,
   table ``apscheduler_jobs``), reconciled with the configuration at every start
   (:func:`reconcile`): ``collect:<source>`` every ``interval`` minutes, ``draft:<list>``
   ``lead_minutes`` before each send, ``send:<list>`` on the list's schedule in its time zone
-  (:mod:`newsletter.schedule`), and ``held:<list>`` every minute (:func:`release_approved`: a
-  held edition approved within the grace window goes out then). Jobs of removed lists and
-  sources are removed. A job whose
+  (:mod:`newsletter.schedule`), and ``held:<list>`` every minute (a held edition approved within
+  the grace window goes out then). Jobs of removed lists and sources are removed. A job whose
   trigger did not change keeps its stored next run time, so a run missed while the daemon was
   down still runs once within the grace time (``coalesce``, ``misfire_grace_time``) and an older
   one is logged and skipped;
-- every job is a module-level function taking the configuration path and a name, and reads the
-  configuration afresh when it runs (a changed review policy applies at the next run; a changed
-  schedule at the next start);
+- every job is a module-level function of this module taking the configuration path and a name
+  (stored as a ``newsletter.daemon:<function>`` reference: moving one drops its stored job at the
+  next start), and reads the configuration afresh when it runs (a changed review policy applies
+  at the next run; a changed schedule at the next start);
 - jobs run one at a time (one worker thread): a draft and a send of the same list never race.
 
-Sending is idempotent per list and edition date (:func:`send_list`): the edition is the list's
-one row for its local date (unique in the store), and sending a sent edition sends nothing more,
-so a send that fires twice (the repeated hour when clocks go back, a restart, a second daemon)
-mails nobody twice.
-
-Review ``required``: an edition not approved by its send time is ``held``. An approval within
-the list's grace window (:func:`send_grace`, counted from the send time) sends it at the next
-``held:<list>`` check; once the window has closed it stays unsent, and the check logs so once.
-
-One daemon per store (:class:`DaemonLock`): a PostgreSQL advisory lock held on a dedicated
-connection, or an exclusive ``flock`` on ``<database>.daemon.lock`` next to a SQLite file. A
-second daemon waits as standby, and takes over when the first one's lock goes with its process.
-The active daemon writes its heartbeat (:func:`newsletter.report.write_heartbeat`) at start and
-at every lock check, for ``/healthz``.
+One daemon per store (:mod:`newsletter.locks`): a second daemon waits as standby, and takes over
+when the first one's lock goes with its process. The active daemon writes its heartbeat
+(:func:`newsletter.report.write_heartbeat`) at start and at every lock check, for ``/healthz``.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,237 +42,33 @@ from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine, create_engine, select, text, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import OperationalError
 
 from newsletter import config as config_mod
-from newsletter.audience.lists import ListConfig, find_list, load_lists, sync_lists
+from newsletter.audience.lists import ListConfig, find_list, load_lists
 from newsletter.config import Config, safe_url
-from newsletter.deliver.message import MailBackend
-from newsletter.editions import NothingNewError, approve, build_edition
-from newsletter.errors import ConfigError, EditionError, NewsletterError
+from newsletter.errors import NewsletterError
+from newsletter.jobs import (
+    HELD_CHECK_SECONDS,
+    collect_source,
+    draft_grace,
+    draft_list,
+    release_approved,
+    send_grace,
+    send_list,
+)
+from newsletter.locks import DaemonLock, daemon_lock
 from newsletter.report import heartbeat_path, write_heartbeat
 from newsletter.schedule import ListSchedule
 from newsletter.store.db import Store, make_engine
-from newsletter.store.models import Edition, utcnow
+from newsletter.store.models import utcnow
 
 log = logging.getLogger("newsletter.daemon")
 
-GRACE_MINUTES = 30  # a send missed by less than this still runs once; older ones are skipped
 LOCK_CHECK_SECONDS = 30  # how often the holder checks it still has the lock (and beats)
-HELD_CHECK_SECONDS = 60  # how often held:<list> looks for an edition approved after its send time
 STANDBY_POLL_SECONDS = 5.0  # how often a standby daemon tries to take the lock
 DATABASE_RETRY_SECONDS = (1, 2, 5, 10, 30, 60)  # backoff while the database is unreachable
 JOBSTORE = "default"  # the persisted jobs; "local" holds the daemon's own lock check
-_LOCK_CLASS = 0x6E657773  # "news": first key of the PostgreSQL advisory lock
-
-
-def send_grace(list_config: ListConfig) -> timedelta:
-    return timedelta(minutes=GRACE_MINUTES)
-
-
-def draft_grace(list_config: ListConfig) -> timedelta:
-    """A draft run late is still useful until the send time (the send builds it otherwise)."""
-    return timedelta(minutes=max(1, min(GRACE_MINUTES, list_config.lead_minutes)))
-
-
-# -- what the jobs do: library functions with "now" given --------------------------------------
-
-
-def _edition(session: Session, list_config: ListConfig, day: Any) -> Edition | None:
-    list_id = sync_lists(session, [list_config])[list_config.slug].id
-    return session.scalars(
-        select(Edition).where(Edition.list_id == list_id, Edition.date == day)
-    ).first()
-
-
-def draft_list(session: Session, list_config: ListConfig, *, now: datetime) -> Edition | None:
-    """Build or refresh the draft of the edition LIST_CONFIG sends next; None if nothing new."""
-    day = ListSchedule.of(list_config).draft_day(now)
-    existing = _edition(session, list_config, day)
-    if existing is not None and existing.status != "draft":
-        log.info("%s: edition %s for %s is %s: left as it is", list_config.slug, existing.id, day, existing.status)
-        return existing
-    try:
-        edition = build_edition(session, list_config, day, now=now)
-    except NothingNewError as exc:
-        log.info("%s: %s", list_config.slug, exc)
-        return None
-    session.commit()
-    included = sum(1 for item in edition.items if item.included)
-    log.info("%s: draft edition %s for %s with %s items", list_config.slug, edition.id, day, included)
-    return edition
-
-
-@dataclass
-class SendResult:
-    """What a send run did: ``sent``, ``already sent``, ``held``, ``cancelled``, ``nothing new``..."""
-
-    outcome: str
-    edition_id: int | None = None
-    messages: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
-def send_list(
-    session: Session,
-    config: Config,
-    list_config: ListConfig,
-    *,
-    now: datetime,
-    backend: MailBackend,
-    secret: str,
-) -> SendResult:
-    """Send LIST_CONFIG's edition of the day whose send time is at NOW, per the review policy.
-
-    ``auto``: a draft is approved and sent (unless an editor cancelled it). ``required``: sent
-    only if approved, otherwise marked ``held``. An edition already sent sends nothing more; one
-    left ``sending`` by a crash is resumed (its uncertain batches stay uncertain).
-    """
-    from newsletter.deliver.send import send_edition
-
-    slug = list_config.slug
-    day = ListSchedule.of(list_config).send_day(now, send_grace(list_config))
-    edition = _edition(session, list_config, day)
-    if edition is None:  # the draft did not run (daemon down then, or no lead time): build now
-        try:
-            edition = build_edition(session, list_config, day, now=now)
-        except NothingNewError as exc:
-            note = " (send_empty is set, but an edition with no article cannot be built yet)" if list_config.send_empty else ""
-            log.info("%s: %s: no mail%s", slug, exc, note)
-            return SendResult("nothing new")
-        session.commit()
-    result = SendResult(edition.status, edition.id)
-    if edition.status in ("sent", "cancelled", "held"):
-        why = {"sent": "already sent", "cancelled": "cancelled by an editor: not sent", "held": "held: not sent"}
-        log.info("%s: edition %s for %s %s", slug, edition.id, day, why[edition.status])
-        result.outcome = "already sent" if edition.status == "sent" else edition.status
-        return result
-    if edition.status == "draft" and list_config.review == "required":
-        # a conditional update: an approval landing at this very moment is not overwritten
-        held = session.execute(
-            update(Edition).where(Edition.id == edition.id, Edition.status == "draft")
-            .values(status="held").execution_options(synchronize_session=False)
-        ).rowcount
-        session.commit()
-        session.refresh(edition)
-        if held:
-            # TODO(issue 7): email the list's editors (no editor-to-list mapping exists yet)
-            log.warning(
-                "%s: edition %s for %s held: not approved by its send time (review = required)",
-                slug, edition.id, day,
-            )
-            result.outcome = "held"
-            return result
-    if edition.status == "draft":  # review = auto
-        try:
-            approve(edition)
-        except EditionError as exc:
-            log.warning("%s: edition %s for %s not sent: %s", slug, edition.id, day, exc)
-            result.outcome = "not approved"
-            result.notes.append(str(exc))
-            return result
-        session.commit()
-        log.info("%s: edition %s for %s approved (review = auto)", slug, edition.id, day)
-    report = send_edition(session, config, list_config, edition.id, backend, secret)
-    result.outcome, result.messages = "sent", report.sent
-    result.notes = [*report.failed, *(f"batch {n} uncertain" for n in report.uncertain)]
-    log.info(
-        "%s: edition %s for %s: %s messages sent in %s batches%s", slug, edition.id, day,
-        report.sent, report.sent_batches,
-        f" ({report.already_sent} batches sent before)" if report.already_sent else "",
-    )
-    for note in result.notes:
-        log.error("%s: edition %s: %s", slug, edition.id, note)
-    return result
-
-
-def latest_send(schedule: ListSchedule, now: datetime, lookback: timedelta) -> datetime | None:
-    """The latest send time of SCHEDULE in [NOW - LOOKBACK, NOW], or None."""
-    latest = None
-    fire = schedule.send.get_next_fire_time(None, now - lookback)
-    while fire is not None and fire <= now:
-        latest = fire
-        fire = schedule.send.get_next_fire_time(fire, fire)
-    # in UTC: adding a grace time to a local time is wall-clock arithmetic across a clock change
-    return None if latest is None else latest.astimezone(UTC)
-
-
-def release_approved(
-    session: Session,
-    config: Config,
-    list_config: ListConfig,
-    *,
-    now: datetime,
-    backend: MailBackend,
-    secret: str,
-) -> SendResult | None:
-    """Send the edition of LIST_CONFIG's latest send time if it is approved but not sent (held,
-    then approved within the grace window); None when there is nothing to do.
-
-    The ``held:<list>`` job runs this every HELD_CHECK_SECONDS. An approval up to the end of the
-    window (send time + grace) counts even if this check runs a little later; a held edition,
-    or one approved too late, is logged (once: it is seen for one check past the window) and
-    left unsent. Sending goes through ``send_edition``, which sends nothing twice.
-    """
-    from newsletter.deliver.send import send_edition
-
-    slug = list_config.slug
-    schedule = ListSchedule.of(list_config)
-    grace, check = send_grace(list_config), timedelta(seconds=HELD_CHECK_SECONDS)
-    send_time = latest_send(schedule, now, grace + check)
-    if send_time is None:
-        return None
-    day = schedule.local_day(send_time)
-    edition = _edition(session, list_config, day)
-    if edition is None or edition.status not in ("held", "approved"):
-        return None
-    deadline = send_time + grace
-    closed = f"its grace window closed at {deadline.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-    if edition.status == "held":
-        if now > deadline:
-            log.warning(
-                "%s: edition %s for %s still held when %s: not sent "
-                "(approve it, then 'newsletter editions send %s', to send it anyway)",
-                slug, edition.id, day, closed, edition.id,
-            )
-        return SendResult("held", edition.id)
-    approved_at = edition.approved_at
-    if approved_at is not None and approved_at > deadline:
-        log.warning(
-            "%s: edition %s for %s approved at %s UTC, after %s: not sent "
-            "(run 'newsletter editions send %s' to send it anyway)",
-            slug, edition.id, day, f"{approved_at.astimezone(UTC):%H:%M}", closed, edition.id,
-        )
-        return SendResult("approved too late", edition.id)
-    report = send_edition(session, config, list_config, edition.id, backend, secret)
-    result = SendResult("sent", edition.id, report.sent)
-    result.notes = [*report.failed, *(f"batch {n} uncertain" for n in report.uncertain)]
-    log.info(
-        "%s: edition %s for %s approved within its grace window: %s messages sent in %s batches",
-        slug, edition.id, day, report.sent, report.sent_batches,
-    )
-    for note in result.notes:
-        log.error("%s: edition %s: %s", slug, edition.id, note)
-    return result
-
-
-def collect_source(session: Session, config: Config, name: str) -> None:
-    """Collect one source, then enrich and summarize what is new."""
-    from newsletter.collect.run import collect
-    from newsletter.enrich.pending import enrich_pending
-    from newsletter.summarize.pending import summarize_pending
-
-    (report,) = collect(session, config, names=[name])
-    enriched = enrich_pending(session, config)
-    summarized = summarize_pending(session, config)
-    state = "not modified" if report.not_modified else f"{report.new} new, {report.known} known"
-    log.info("%s: %s; %s enriched, %s summarized", name, state, len(enriched), summarized)
-    for message in report.errors:
-        log.warning("%s: %s", name, message)
 
 
 # -- the jobs: module-level functions with serialisable arguments ------------------------------
@@ -451,117 +235,6 @@ def reconcile(scheduler: BaseScheduler, jobs: Sequence[JobSpec], *, now: datetim
 
 
 # -- one daemon per store --------------------------------------------------------------------
-
-
-class DaemonLock:
-    """Held by the one active daemon of a store; ``acquire`` never blocks."""
-
-    def acquire(self) -> bool:
-        raise NotImplementedError
-
-    def held(self) -> bool:
-        """Whether the lock is still ours (a dropped PostgreSQL connection loses it)."""
-        return True
-
-    def release(self) -> None:
-        raise NotImplementedError
-
-
-class FileLock(DaemonLock):
-    """An exclusive ``flock`` on a file next to the SQLite database; the kernel drops it with
-    the process, however it dies."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file: Any = None
-
-    def acquire(self) -> bool:
-        if self._file is not None:
-            return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the daemon's life
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            return False
-        handle.truncate(0)
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        self._file = handle
-        return True
-
-    def release(self) -> None:
-        if self._file is not None:
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
-
-    def __str__(self) -> str:
-        return f"lock file {self.path}"
-
-
-class AdvisoryLock(DaemonLock):
-    """A PostgreSQL session advisory lock on a dedicated connection (no pool, autocommit):
-    it goes with the connection, so with the process. Keyed by the schema, so stores sharing
-    a server in different schemas do not block each other."""
-
-    def __init__(self, url: str) -> None:
-        pooled = make_engine(url)  # the driver and URL checks of the store
-        self.engine: Engine = create_engine(pooled.url, poolclass=NullPool)
-        pooled.dispose()
-        self.url = url
-        self._conn: Any = None
-
-    def acquire(self) -> bool:
-        if self._conn is not None:
-            return True
-        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        got = conn.scalar(
-            text("SELECT pg_try_advisory_lock(:key, hashtext(current_schema()))"), {"key": _LOCK_CLASS}
-        )
-        if not got:
-            conn.close()
-            return False
-        self._conn = conn
-        return True
-
-    def held(self) -> bool:
-        if self._conn is None:
-            return False
-        try:
-            self._conn.scalar(text("SELECT 1"))
-        except DBAPIError:
-            return False
-        return True
-
-    def release(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.scalar(
-                    text("SELECT pg_advisory_unlock(:key, hashtext(current_schema()))"), {"key": _LOCK_CLASS}
-                )
-            except DBAPIError:
-                pass  # the connection is gone, and the lock with it
-            self._conn.close()
-            self._conn = None
-        self.engine.dispose()
-
-    def __str__(self) -> str:
-        return f"advisory lock on {safe_url(self.url)}"
-
-
-def daemon_lock(database_url: str) -> DaemonLock:
-    url = make_url(database_url)
-    if url.drivername.startswith("sqlite"):
-        if not url.database or url.database == ":memory:":
-            raise ConfigError("the daemon needs a database file or server, not an in-memory SQLite store")
-        return FileLock(Path(url.database).resolve().with_name(Path(url.database).name + ".daemon.lock"))
-    if url.drivername.startswith("postgres"):
-        return AdvisoryLock(database_url)
-    raise ConfigError(f"the daemon supports SQLite and PostgreSQL stores, not {url.drivername}")
-
-
 # -- running -------------------------------------------------------------------------------
 
 

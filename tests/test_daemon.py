@@ -25,21 +25,12 @@ from newsletter.audience.subscribers import Member, sync_members
 from newsletter.collect.article import CollectedArticle
 from newsletter.collect.store import add_article, sync_source
 from newsletter.config import SourceConfig
-from newsletter.daemon import (
-    Daemon,
-    FileLock,
-    StopsClean,
-    daemon_lock,
-    draft_list,
-    planned_jobs,
-    reconcile,
-    release_approved,
-    send_list,
-    wait_for_database,
-)
+from newsletter.daemon import Daemon, StopsClean, planned_jobs, reconcile, wait_for_database
 from newsletter.deliver.outbox import OutboxBackend
 from newsletter.editions import approve, get_edition
 from newsletter.enrich.pending import enrich_pending
+from newsletter.jobs import draft_list, release_approved, send_list
+from newsletter.locks import FileLock, daemon_lock
 from newsletter.report import read_heartbeat
 from newsletter.schedule import ListSchedule, fire_times
 from newsletter.store.db import Store, make_engine, migrate
@@ -394,7 +385,7 @@ def test_a_second_lock_holder_waits_until_the_first_releases(db_url: str) -> Non
 def test_the_file_lock_goes_with_a_killed_process(tmp_path: Path) -> None:
     path = tmp_path / "newsletter.db.daemon.lock"
     code = (
-        "import sys, time; from pathlib import Path; from newsletter.daemon import FileLock;"
+        "import sys, time; from pathlib import Path; from newsletter.locks import FileLock;"
         f"lock = FileLock(Path({str(path)!r})); assert lock.acquire(); print('held', flush=True); time.sleep(30)"
     )
     with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as holder:
