@@ -225,7 +225,7 @@ def test_show_reports_failed_reasons_and_uncertain_batches(store: Store, desk, t
     config = tmp_path / "newsletter.toml"
     config.write_text(f'[paths]\ntemplates = "{ROOT / "templates"}"\nsubscribers = "{ROOT / "subscribers"}"\n')
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", store.url)
-    monkeypatch.setattr("newsletter.cli._edition_list", lambda config, edition: _list())
+    monkeypatch.setattr("newsletter.cli.editions.edition_list", lambda config, edition: _list())
     result = CliRunner().invoke(cli, ["--config", str(config), "editions", "show", str(edition_id)])
     assert result.exit_code == 0, result.output
     assert "failed 1" in result.output and "uncertain 1" in result.output and "pending 5" in result.output

@@ -1,0 +1,56 @@
+"""The long-running processes: `newsletter serve` and `newsletter daemon`."""
+
+from __future__ import annotations
+
+import click
+
+from newsletter.cli.base import cli, config_of, store_of
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
+              help="Port to listen on.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """The web app: subscribe, confirm and unsubscribe pages, the SendGrid event webhook."""
+    import uvicorn
+
+    from newsletter.web import create_app
+
+    config = config_of(ctx)
+    store = store_of(ctx)
+    try:
+        app = create_app(config, store)
+        # Client addresses from X-Forwarded-For only when the proxy is on this machine.
+        uvicorn.run(app, host=host, port=port, proxy_headers=True, log_level="info")
+    finally:
+        store.close()
+
+
+@cli.command()
+@click.option("--log-format", type=click.Choice(["plain", "json"]), default="plain", show_default=True,
+              help="Log lines as text, or one JSON object per line.")
+@click.pass_context
+def daemon(ctx: click.Context, log_format: str) -> None:
+    """Run the schedule: collect sources, build drafts, send editions at each list's time.
+
+    One daemon per store: a second one waits as standby and takes over when the first dies.
+    SIGTERM or Ctrl-C: the job in hand finishes, then it stops (exit status 0).
+    """
+    import signal
+
+    from newsletter.daemon import Daemon, configure_logging
+
+    configure_logging(log_format)
+    runner = Daemon(ctx.obj["config_path"])
+
+    def request_stop(signum: int, _frame: object) -> None:
+        runner.request_stop(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        runner.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
