@@ -117,15 +117,15 @@ TOPICS: dict[str, dict[str, Article]] = {
             "Bank Al-Maghrib abaisse son taux directeur à 2,5 %",
             """Le conseil de Bank Al-Maghrib a décidé mardi de réduire son taux directeur de 25
             points de base, à 2,5 %, citant le reflux de l'inflation et le ralentissement de la
-            croissance. Le wali Abdellatif Jouahri a indiqué que l'inflation devrait s'établir à
+            croissance. Le wali Karim Bensaïd a indiqué que l'inflation devrait s'établir à
             1,8 % cette année.""",
             0,
         ),
         "b": _article(
-            "Taux directeur : Jouahri annonce une baisse à 2,5 %",
+            "Taux directeur : Bensaïd annonce une baisse à 2,5 %",
             """Rabat (AFP) – La banque centrale du Maroc a baissé de 0,25 point son principal taux,
             ramené à 2,5 %, à l'issue de la réunion trimestrielle de son conseil mardi. Son
-            gouverneur, Abdellatif Jouahri, a justifié la décision par une inflation revenue à
+            gouverneur, Karim Bensaïd, a justifié la décision par une inflation revenue à
             1,8 % et une croissance moins vigoureuse.""",
             4,
         ),
@@ -133,7 +133,7 @@ TOPICS: dict[str, dict[str, Article]] = {
             "Bank Al-Maghrib maintient son taux directeur à 2,75 %",
             """Le conseil de Bank Al-Maghrib a décidé mardi de maintenir inchangé son taux
             directeur à 2,75 %, jugeant que l'inflation, à 3,1 %, reste au-dessus de son
-            objectif. Le wali Abdellatif Jouahri a appelé à la prudence face aux incertitudes
+            objectif. Le wali Karim Bensaïd a appelé à la prudence face aux incertitudes
             sur les prix de l'énergie.""",
             -24 * 91,  # the previous quarter's meeting
         ),
