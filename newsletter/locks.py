@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +26,18 @@ from newsletter.store.db import make_engine
 _LOCK_CLASS = 0x6E657773  # "news": first key of the PostgreSQL advisory lock
 
 
-class DaemonLock:
+class DaemonLock(ABC):
     """Held by the one active daemon of a store; ``acquire`` never blocks."""
 
-    def acquire(self) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def acquire(self) -> bool: ...
 
     def held(self) -> bool:
         """Whether the lock is still ours (a dropped PostgreSQL connection loses it)."""
         return True
 
-    def release(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def release(self) -> None: ...
 
 
 class FileLock(DaemonLock):
