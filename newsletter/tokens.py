@@ -38,6 +38,12 @@ def secret_key() -> str:
     return secret
 
 
+def derive_key(secret: str, purpose: str) -> str:
+    """A key for PURPOSE made from SECRET: one secret in the environment, a separate key for
+    each use (a session cookie can never be replayed as an unsubscribe token)."""
+    return hmac.new(secret.encode("utf-8"), b"derive\x00" + purpose.encode(), hashlib.sha256).hexdigest()
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 

@@ -5,7 +5,7 @@ configuration and usage errors. One module per group of commands; importing them
 their commands on :data:`cli`.
 """
 
-from newsletter.cli import articles, audience, editions, services  # noqa: F401 (registration)
+from newsletter.cli import accounts, articles, audience, editions, services  # noqa: F401 (registration)
 from newsletter.cli.base import cli, main
 
 __all__ = ["cli", "main"]

@@ -394,3 +394,38 @@ class Suppression(Base):
     key_id: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str] = mapped_column(String(30))
     created_at: Mapped[created]
+
+
+# -- the editors' web app ---------------------------------------------------------------------
+
+
+class Editor(Base):
+    """A person who logs in to the web app. ``password_hash`` is an Argon2id hash string
+    (parameters and salt included), never the password; ``active = False`` locks the account
+    without losing who did what."""
+
+    __tablename__ = "editors"
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    email: Mapped[str] = mapped_column(String(320), default="")
+    language: Mapped[str] = mapped_column(String(16), default="")  # interface; "" = the browser's
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[created]
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SourceFetch(Base):
+    """One fetch of a source: when, how it went (``ok``, ``not-modified``, ``error``), how many
+    new articles it brought and, on error, why. The history the sources page shows."""
+
+    __tablename__ = "source_fetches"
+    __table_args__ = (Index("ix_source_fetches_source_time", "source_id", "fetched_at"),)
+
+    id: Mapped[intpk]
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    fetched_at: Mapped[created]
+    outcome: Mapped[str] = mapped_column(String(20))
+    new_articles: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)

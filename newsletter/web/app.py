@@ -7,6 +7,8 @@
     POST /unsubscribe/<token>        the form (optionally every list), or RFC 8058 one-click
     POST /webhooks/sendgrid          signed Event Webhook batches
     GET  /healthz                    {database: ok|error, daemon_heartbeat_age_s}: 200, or 503
+    GET  /static/...                 the editor pages' CSS and JavaScript (templates/web/static)
+    /editor/...                      the editors' pages, each behind a login (newsletter.web.editor)
 
 Library errors become pages (or JSON for JSON requests); nothing here decides consent.
 """
@@ -30,9 +32,12 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from newsletter.audience import consent, events
 from newsletter.audience.lists import ListConfig, load_lists
@@ -43,11 +48,14 @@ from newsletter.errors import InputError, NewsletterError
 from newsletter.store.db import Store
 from newsletter.store.models import MailingList
 from newsletter.tokens import (
+    derive_key,
     make_unsubscribe_token,
     read_unsubscribe_token,
     secret_key,
     unsubscribe_url,
 )
+from newsletter.web.editor import EditorSite, editor_routes
+from newsletter.web.editor.base import SESSION_MAX_AGE
 from newsletter.web.mail import send_confirmation
 from newsletter.web.pages import language_of, render_page, request_language, text
 from newsletter.web.throttle import Throttle
@@ -418,7 +426,21 @@ def create_app(
         Route("/unsubscribe/{token}", unsubscribe_post, methods=["POST"]),
         Route("/webhooks/sendgrid", sendgrid_webhook, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    site = EditorSite(config, store, lists, get_backend, clock)
+    routes += [
+        *editor_routes(site),
+        Mount("/static", StaticFiles(directory=templates / "web" / "static"), name="static"),
+    ]
+    session_cookie = Middleware(
+        SessionMiddleware,
+        secret_key=derive_key(secret, "editor-session"),
+        session_cookie="newsletter_session",
+        max_age=SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=base_url.startswith("https://"),
+    )
+    app = Starlette(routes=routes, middleware=[session_cookie],
+                    exception_handlers={404: not_found, 405: not_found})
     app.state.config, app.state.store = config, store
     return app
 

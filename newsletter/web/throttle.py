@@ -31,3 +31,11 @@ class Throttle:
                 return False
             hits.append(now)
             return True
+
+    def blocked(self, key: str) -> bool:
+        """True when KEY is at its limit now (nothing is counted): check before the work,
+        count with :meth:`allow` only the events that should cost (a failed login)."""
+        now = self.clock()
+        with self._lock:
+            hits = self._hits.get(key)
+            return bool(hits) and sum(1 for t in hits if t > now - self.window) >= self.limit

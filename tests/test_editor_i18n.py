@@ -1,0 +1,37 @@
+"""The editor interface speaks French: every string of its templates and code is in the catalog."""
+
+from __future__ import annotations
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from newsletter.web.i18n import LOCALE_DIR, translations
+
+from .conftest import ROOT
+
+TEMPLATES = "templates/web/editor/**.html"
+CODE = "newsletter/web/editor/**.py"
+
+
+def _used() -> dict[str, str]:
+    found = extract_from_dir(
+        str(ROOT),
+        method_map=[(CODE, "python"), (TEMPLATES, "jinja2")],
+        options_map={TEMPLATES: {"extensions": "jinja2.ext.i18n"}},
+    )
+    return {(m if isinstance(m, str) else m[0]): f"{path}:{line}" for path, line, m, *_ in found}
+
+
+def test_every_interface_string_has_a_french_translation() -> None:
+    used = _used()
+    assert len(used) > 10
+    with (LOCALE_DIR / "fr" / "LC_MESSAGES" / "editor.po").open("rb") as po:
+        catalog = read_po(po, locale="fr")
+    missing = [f"{where}: {msgid!r}" for msgid, where in sorted(used.items())
+               if not (catalog.get(msgid) and catalog.get(msgid).string)]
+    assert not missing, "add to newsletter/web/locale/fr/LC_MESSAGES/editor.po:\n" + "\n".join(missing)
+
+
+def test_catalog_is_read_without_a_compile_step() -> None:
+    assert translations("fr").gettext("Log in") == "Se connecter"
+    assert translations("en").gettext("Log in") == "Log in"
