@@ -1,9 +1,10 @@
 """The editor interface's strings through gettext: English message ids, catalogs per language.
 
-The catalogs are the ``.po`` files in ``newsletter/web/locale/<lang>/LC_MESSAGES/editor.po``,
-read at start-up with babel (no compile step: the ``.po`` is the source and what ships). Add a
-string with ``_("...")`` in a template or ``gettext`` in Python, then add its translation to
-each catalog; ``tests/test_editor_i18n.py`` fails on a string the French catalog lacks. With
+The catalogs are the ``.po`` files in ``newsletter/web/locale/<lang>/LC_MESSAGES/`` (one per
+part of the interface, merged), read at start-up with babel (no compile step: the ``.po`` is
+the source and what ships). Add a string with ``_("...")`` in a template or ``gettext`` in
+Python, then its translation to the part's catalog; ``tests/test_editor_i18n.py`` fails on a
+string the French catalogs lack. With
 babel installed, ``pybabel extract -F babel.cfg -o editor.pot .`` lists them all.
 """
 
@@ -26,16 +27,17 @@ DEFAULT_INTERFACE = "fr"  # the first newsroom's
 
 @functools.lru_cache(maxsize=None)
 def translations(language: str) -> NullTranslations:
-    """The catalog of LANGUAGE (English, the message ids themselves, when there is none)."""
-    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if not path.is_file():
-        return NullTranslations()
-    with path.open("rb") as po:
-        catalog = read_po(po, locale=language, domain=DOMAIN)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog, use_fuzzy=False)
-    buffer.seek(0)
-    return Translations(buffer, domain=DOMAIN)
+    """The catalogs of LANGUAGE, merged (English, the message ids themselves, when none)."""
+    merged: NullTranslations = NullTranslations()
+    for path in sorted((LOCALE_DIR / language / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as po:
+            catalog = read_po(po, locale=language, domain=DOMAIN)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog, use_fuzzy=False)
+        buffer.seek(0)
+        part = Translations(buffer, domain=DOMAIN)
+        merged = merged.merge(part) if isinstance(merged, Translations) else part
+    return merged
 
 
 def interface_language(request: Request, preferred: str = "") -> str:
