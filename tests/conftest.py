@@ -13,6 +13,7 @@ import pytest
 from newsletter import config as config_mod
 from newsletter.store.db import Store, make_engine, migrate
 
+pytest_plugins = ["tests.live_server"]  # a real `newsletter serve` and Chromium (see that file)
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("NEWSLETTER_EVAL_DATA", ROOT.parent / "shared" / "data"))
 POSTGRES_URL = os.environ.get(

@@ -54,6 +54,7 @@ from newsletter.tokens import (
     secret_key,
     unsubscribe_url,
 )
+from newsletter.web.archive import archive_routes
 from newsletter.web.editor import EditorSite, editor_routes
 from newsletter.web.editor.base import SESSION_MAX_AGE
 from newsletter.web.mail import send_confirmation
@@ -425,6 +426,7 @@ def create_app(
         Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", unsubscribe_post, methods=["POST"]),
         Route("/webhooks/sendgrid", sendgrid_webhook, methods=["POST"]),
+        *archive_routes(config, store),
     ]
     site = EditorSite(config, store, lists, get_backend, clock)
     routes += [

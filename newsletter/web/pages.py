@@ -112,6 +112,42 @@ STRINGS: dict[str, dict[str, str]] = {
     "error_title": {"fr": "Erreur", "en": "Error", "ar": "خطأ"},
     "not_found": {"fr": "Page introuvable.", "en": "Page not found.", "ar": "الصفحة غير موجودة."},
     "greeting": {"fr": "Bonjour", "en": "Hello", "ar": "مرحبا"},
+    # the public archive (newsletter/web/archive.py)
+    "archive_title": {"fr": "Archives", "en": "Archive", "ar": "الأرشيف"},
+    "archive_intro": {
+        "fr": "Nos lettres déjà parues, à lire en ligne.",
+        "en": "Our lists' past editions, to read online.",
+        "ar": "الأعداد السابقة من نشراتنا، للقراءة على الإنترنت.",
+    },
+    "archive_empty": {
+        "fr": "Aucune édition n’a encore été publiée.",
+        "en": "No edition has been published yet.",
+        "ar": "لم يُنشر أي عدد بعد.",
+    },
+    "archive_latest": {
+        "fr": "Dernière édition\u00a0: {date}", "en": "Latest edition: {date}",
+        "ar": "آخر عدد: {date}",
+    },
+    "archive_list_title": {
+        "fr": "Les éditions de «\u00a0{list}\u00a0»", "en": "Past editions of “{list}”",
+        "ar": "أعداد «{list}»",
+    },
+    "archive_all_lists": {"fr": "Toutes les lettres", "en": "All lists", "ar": "كل النشرات"},
+    "archive_subscribe": {
+        "fr": "S’inscrire à cette lettre", "en": "Subscribe to this list",
+        "ar": "اشترك في هذه النشرة",
+    },
+    "archive_newer": {"fr": "Éditions plus récentes", "en": "Newer editions", "ar": "أعداد أحدث"},
+    "archive_older": {"fr": "Éditions plus anciennes", "en": "Older editions", "ar": "أعداد أقدم"},
+    "archive_page": {
+        "fr": "Page {page} sur {pages}", "en": "Page {page} of {pages}",
+        "ar": "الصفحة {page} من {pages}",
+    },
+    "archive_unavailable": {
+        "fr": "Cette édition ne peut pas être affichée pour le moment.",
+        "en": "This edition cannot be shown right now.",
+        "ar": "لا يمكن عرض هذا العدد حاليا.",
+    },
 }
 
 
