@@ -121,6 +121,16 @@ class DeliveryConfig:
         "Requests for one batch while SendGrid answers 429 or 5xx (waiting as it asks, or backing off).",
         5,
     )
+    batch_max_attempts: int = setting(
+        "Attempts at one batch while the mail service fails for a reason that may pass (429, 5xx, "
+        "unreachable, SMTP 4xx), spaced by batch_retry_backoff; then the batch is failed.",
+        5,
+    )
+    batch_retry_backoff: float = setting(
+        "Seconds before a batch's second attempt, doubled for each next one (with jitter, at most "
+        "an hour); a later reset time given by the service wins.",
+        60.0,
+    )
 
 
 @dataclass
@@ -364,6 +374,10 @@ def _validate(config: Config) -> None:
         raise ConfigError("delivery.smtp_rate: must be 0 (no limit) or more")
     if not 1 <= config.delivery.batch_size <= 1000:
         raise ConfigError("delivery.batch_size: must be between 1 and 1000")
+    if config.delivery.batch_max_attempts < 1:
+        raise ConfigError("delivery.batch_max_attempts: must be at least 1")
+    if config.delivery.batch_retry_backoff < 0:
+        raise ConfigError("delivery.batch_retry_backoff: must be 0 or more seconds")
     if not 0 < config.stories.threshold <= 1:
         raise ConfigError("stories.threshold: must be between 0 and 1")
 

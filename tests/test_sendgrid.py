@@ -186,6 +186,23 @@ def test_the_timeout_is_applied(fake_sendgrid: FakeSendGrid) -> None:
         backend.send_batch(make_batch(PEOPLE[:1]))
 
 
+def test_a_request_not_taken_in_time_may_be_retried() -> None:
+    """A server that never reads: the request cannot go out whole, so nothing was accepted."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # the connection is made, never read from
+        batch = make_batch(PEOPLE[:1])
+        batch.html = "<p>" + "x" * 8_000_000 + "</p>"  # more than the sockets' buffers hold
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        backend = SendGridBackend("SG.key", host=url, timeout=0.5, max_attempts=1)
+        with pytest.raises(RetryableDeliveryError, match=r"did not take the request for batch \d+ of edition \d+ within 0.5s; nothing was sent") as caught:
+            backend.send_batch(batch)
+    assert not isinstance(caught.value, UncertainDeliveryError)
+
+
 def test_an_unreachable_host_may_be_retried() -> None:
     with FakeSendGrid() as fake:
         url = fake.url
@@ -242,6 +259,18 @@ def test_5xx_retried_then_fails_cleanly(fake_sendgrid: FakeSendGrid) -> None:
     backend = backend_for(fake_sendgrid, max_attempts=3, sleep=waits.append)
     for _ in range(3):
         fake_sendgrid.fail_next(500)
-    with pytest.raises(RetryableDeliveryError, match="gave up after 3 attempts"):
+    with pytest.raises(RetryableDeliveryError, match=r"500 .*nothing was sent.* \(still so after 3 requests\)"):
         backend.send_batch(make_batch())
     assert fake_sendgrid.requests == 3 and len(waits) == 2 and not fake_sendgrid.accepted
+
+
+def test_a_reset_later_than_max_wait_ends_the_call_without_a_second_request(
+    fake_sendgrid: FakeSendGrid,
+) -> None:
+    waits: list[float] = []
+    backend = backend_for(fake_sendgrid, max_attempts=5, max_wait=120, sleep=waits.append)
+    fake_sendgrid.fail_next(429, headers={"Retry-After": "600"})
+    with pytest.raises(RetryableDeliveryError, match="may be retried after 600s") as caught:
+        backend.send_batch(make_batch())
+    assert caught.value.retry_after == 600.0  # for the ledger: no attempt before the reset
+    assert waits == [] and fake_sendgrid.requests == 1

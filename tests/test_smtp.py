@@ -14,12 +14,8 @@ import pytest
 
 from newsletter.config import Config
 from newsletter.deliver import SMTPBackend, make_backend
-from newsletter.errors import (
-    ConfigError,
-    DeliveryAuthError,
-    DeliveryError,
-    UncertainDeliveryError,
-)
+from newsletter.deliver.message import PartialDeliveryError, RetryableDeliveryError
+from newsletter.errors import ConfigError, DeliveryAuthError, DeliveryError
 from tests.support.smtpd import SMTPServer, free_port, smtp_server, tls_contexts  # noqa: F401 (fixture)
 from tests.test_mime import PEOPLE, check_message, make_batch
 
@@ -71,23 +67,99 @@ def test_a_server_closing_mid_batch_is_reconnected_once(smtp_server: SMTPServer)
     assert backend.connections == 2
 
 
-def test_a_second_loss_in_one_batch_stops_it_saying_what_was_sent(
+def test_a_server_closing_after_every_message_is_reconnected_each_time(
     smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     handler = smtp_server.handler
     original = handler.handle_DATA
 
-    async def flaky(server: object, session: object, envelope: object) -> str:
+    async def closing(server: object, session: object, envelope: object) -> str:
         status = await original(server, session, envelope)
         handler.close_at = len(handler.messages)  # 421 at the next message, every time
         return status
 
-    monkeypatch.setattr(handler, "handle_DATA", flaky)
+    monkeypatch.setattr(handler, "handle_DATA", closing)
     backend = SMTPBackend("127.0.0.1", smtp_server.port, "none", timeout=5)
-    with pytest.raises(DeliveryError, match=r"dropped the connection twice.*2 of 4 messages"):
+    result = backend.send_batch(make_batch())
+    backend.close()
+    assert (result.sent, result.refused, result.deferred, result.uncertain) == (len(PEOPLE), {}, {}, {})
+    assert [m.rcpt_tos[0] for m in smtp_server.messages] == [p[1] for p in PEOPLE]  # none twice
+    assert [m.connection for m in smtp_server.messages] == [1, 2, 3, 4]
+    assert backend.connections == 4
+
+
+def test_421_to_the_data_resends_that_message_on_a_new_connection(
+    smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = smtp_server.handler
+    original = handler.handle_DATA
+    answered = []
+
+    async def closing_once(server: object, session: object, envelope: Any) -> str:
+        if len(handler.messages) == 1 and not answered:  # the second message, once
+            answered.append(envelope.rcpt_tos[0])
+            return "421 4.3.2 Service shutting down, closing transmission channel"
+        return await original(server, session, envelope)
+
+    monkeypatch.setattr(handler, "handle_DATA", closing_once)
+    backend = SMTPBackend("127.0.0.1", smtp_server.port, "none", timeout=5)
+    result = backend.send_batch(make_batch())
+    backend.close()
+    assert answered == [PEOPLE[1][1]]
+    assert (result.sent, result.uncertain) == (len(PEOPLE), {})
+    # the server did not take it with its 421: sent again, once; the others once
+    assert [m.rcpt_tos[0] for m in smtp_server.messages] == [p[1] for p in PEOPLE]
+    assert [m.connection for m in smtp_server.messages] == [1, 2, 2, 2]
+
+
+def test_a_connection_lost_after_the_data_leaves_that_message_uncertain(
+    smtp_server: SMTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = smtp_server.handler
+    original = handler.handle_DATA
+
+    async def taken_then_lost(server: Any, session: object, envelope: object) -> str:
+        status = await original(server, session, envelope)
+        if len(handler.messages) == 2:  # the second message is delivered, the answer lost
+            server.transport.close()
+        return status
+
+    monkeypatch.setattr(handler, "handle_DATA", taken_then_lost)
+    backend = SMTPBackend("127.0.0.1", smtp_server.port, "none", timeout=5)
+    result = backend.send_batch(make_batch())
+    backend.close()
+    second = PEOPLE[1][1]
+    assert result.sent == len(PEOPLE) - 1 and list(result.uncertain) == [second]
+    assert "may have been delivered" in result.uncertain[second]
+    # not sent again: every reader has exactly one message, the rest on a new connection
+    assert [m.rcpt_tos[0] for m in smtp_server.messages] == [p[1] for p in PEOPLE]
+    assert [m.connection for m in smtp_server.messages] == [1, 1, 2, 2]
+
+
+def test_a_connection_lost_again_before_taking_a_message_stops_the_batch(
+    smtp_server: SMTPServer,
+) -> None:
+    handler = smtp_server.handler
+    original = handler.handle_RCPT
+
+    async def closing_after_two(server: object, session: object, envelope: object, address: str,
+                                options: list[str]) -> str:  # fmt: skip
+        if len(handler.messages) >= 2:
+            return "421 4.7.0 Too busy, closing"
+        return await original(server, session, envelope, address, options)
+
+    handler.handle_RCPT = closing_after_two  # type: ignore[method-assign]
+    backend = SMTPBackend("127.0.0.1", smtp_server.port, "none", timeout=5)
+    with pytest.raises(
+        RetryableDeliveryError, match=r"closed the connection again before taking a message.*2 of 4 messages"
+    ) as caught:
         backend.send_batch(make_batch())
     backend.close()
     assert [m.rcpt_tos[0] for m in smtp_server.messages] == [p[1] for p in PEOPLE[:2]]
+    partial = caught.value.partial
+    assert partial is not None and partial.sent == 2
+    assert list(partial.deferred) == [p[1] for p in PEOPLE[2:]]  # for the ledger to retry
+    assert backend.connections == 2
 
 
 def test_unreachable_server_names_host_and_port() -> None:
@@ -126,8 +198,9 @@ def test_starttls_with_a_trusted_self_signed_certificate(tmp_path: Path) -> None
         assert server.connections_used() == 1
         # the default context does not trust the throwaway certificate: refused, clearly
         untrusting = SMTPBackend("127.0.0.1", server.port, "starttls", timeout=5)
-        with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
+        with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED") as caught:
             untrusting.send_batch(make_batch(PEOPLE[:1]))
+        assert not isinstance(caught.value, RetryableDeliveryError)  # settings: no retry helps
     check_message(server.messages[0].parsed(), make_batch(), make_batch().recipients[0])
 
 
@@ -271,7 +344,7 @@ def test_a_deferred_recipient_is_tried_again_then_accepted(smtp_server: SMTPServ
     assert smtp_server.connections_used() == 1
 
 
-def test_a_recipient_deferred_for_ever_is_refused_after_max_attempts(
+def test_a_recipient_deferred_for_ever_is_left_deferred_after_max_attempts(
     smtp_server: SMTPServer,
 ) -> None:
     smtp_server.handler.defer["omar@example.com"] = ["450 4.2.1 Mailbox busy", None]
@@ -282,8 +355,9 @@ def test_a_recipient_deferred_for_ever_is_refused_after_max_attempts(
     )  # fmt: skip
     result = backend.send_batch(make_batch())
     backend.close()
-    assert result.sent == len(PEOPLE) - 1
-    assert result.refused == {"omar@example.com": "450 4.2.1 Mailbox busy"}
+    assert result.sent == len(PEOPLE) - 1 and result.refused == {}
+    # deferred, not refused: the ledger tries that reader again later
+    assert result.deferred == {"omar@example.com": "450 4.2.1 Mailbox busy (4 tries)"}
     assert smtp_server.handler.rcpt_tries["omar@example.com"] == 4
     assert fake.all_sleeps() == [1.0, 2.0, 4.0]
     assert [m.rcpt_tos[0] for m in smtp_server.messages] == [
@@ -318,10 +392,46 @@ def test_a_pool_stopped_by_a_refused_sender_says_what_went_out(smtp_server: SMTP
 
     handler.handle_MAIL = refuse_after_two  # type: ignore[attr-defined]
     backend = SMTPBackend("127.0.0.1", smtp_server.port, "none", timeout=5, pool_size=2)
-    with pytest.raises(UncertainDeliveryError, match=r"refused the sender.*550.*of 8 messages"):
+    with pytest.raises(PartialDeliveryError, match=r"refused the sender.*550.*of 8 messages") as caught:
         backend.send_batch(make_batch(people(8)))
     backend.close()
     assert 2 <= len(handler.messages) < 8
+    # exactly what went out, and the others, not sent, for the ledger to fail (not uncertain)
+    partial = caught.value.partial
+    received = {m.rcpt_tos[0] for m in handler.messages}
+    assert partial.sent == len(received) and not partial.uncertain
+    assert set(partial.deferred) == {p[1] for p in people(8)} - received
+
+
+def test_a_sender_deferred_part_way_stops_the_batch_for_a_later_retry(smtp_server: SMTPServer) -> None:
+    handler = smtp_server.handler
+
+    async def throttle_after_two(server: object, session: object, envelope: Any, address: str,
+                                 options: list[str]) -> str:  # fmt: skip
+        if len(handler.messages) >= 2:
+            return "451 4.7.1 Rate limit exceeded, try again later"
+        envelope.mail_from = address
+        return "250 OK"
+
+    handler.handle_MAIL = throttle_after_two  # type: ignore[attr-defined]
+    fake = FakeTime()
+    backend = SMTPBackend("127.0.0.1", smtp_server.port, "none", timeout=5, sleep=fake.sleep, clock=fake.clock)
+    with pytest.raises(RetryableDeliveryError, match=r"deferred the sender .* 3 times \(451.*2 of 4") as caught:
+        backend.send_batch(make_batch())
+    backend.close()
+    assert fake.all_sleeps() == [1.0, 2.0]
+    partial = caught.value.partial
+    assert partial is not None and partial.sent == 2
+    assert list(partial.deferred) == [p[1] for p in PEOPLE[2:]]
+    assert [m.rcpt_tos[0] for m in handler.messages] == [p[1] for p in PEOPLE[:2]]
+
+
+def test_an_unreachable_server_may_be_retried_later() -> None:
+    port = free_port()  # nothing listens there: connection refused, nothing sent
+    backend = SMTPBackend("127.0.0.1", port, "none", timeout=2)
+    with pytest.raises(RetryableDeliveryError, match=f"cannot connect to the SMTP server 127.0.0.1:{port}") as caught:
+        backend.send_batch(make_batch(PEOPLE[:1]))
+    assert caught.value.partial is None
 
 
 def test_make_backend_passes_the_pool_and_rate(make_config: Callable[..., Config]) -> None:

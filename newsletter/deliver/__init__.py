@@ -10,16 +10,19 @@ from __future__ import annotations
 import os
 
 from newsletter.config import Config
-from newsletter.deliver.message import BatchResult, MailBackend, MailBatch, Recipient
+from newsletter.deliver.message import (
+    BatchResult,
+    MailBackend,
+    MailBatch,
+    PartialDeliveryError,
+    Recipient,
+    RetryableDeliveryError,
+)
 from newsletter.deliver.mime import build_message, build_messages
 from newsletter.deliver.outbox import OutboxBackend
-from newsletter.deliver.sendgrid import (
-    RetryableDeliveryError,
-    SendGridBackend,
-    UncertainDeliveryError,
-)
+from newsletter.deliver.sendgrid import SendGridBackend
 from newsletter.deliver.smtp import SMTPBackend
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, UncertainDeliveryError
 
 ENV_SMTP_PASSWORD = "NEWSLETTER_SMTP_PASSWORD"
 ENV_SENDGRID_API_KEY = "SENDGRID_API_KEY"
@@ -29,6 +32,7 @@ __all__ = [
     "MailBackend",
     "MailBatch",
     "OutboxBackend",
+    "PartialDeliveryError",
     "Recipient",
     "RetryableDeliveryError",
     "SMTPBackend",

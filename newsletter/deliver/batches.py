@@ -29,16 +29,35 @@ A batch goes ``pending -> sending -> sent | failed | uncertain``:
 
 A batch the provider refuses for good is ``failed``; running ``editions send`` again retries the
 edition's failed batches. Sending a sent edition again sends nothing more.
+
+A batch that failed for a reason that may pass (429, 5xx, the server unreachable or busy: the
+backend's :class:`~newsletter.deliver.message.RetryableDeliveryError`) goes back to ``pending``
+with ``not_before`` set (:mod:`newsletter.deliver.outcomes`): no worker claims it before then
+(:func:`claim_batch`; :func:`next_attempt` tells a waiting sender when to look). The wait doubles
+at each attempt (``delivery.batch_retry_backoff``, jitter of a quarter either way, at most
+:data:`MAX_RETRY_WAIT`; a reset time given by the service wins); after
+``delivery.batch_max_attempts`` attempts the batch is ``failed`` with the last reason. A pending
+batch with ``not_before`` set is reported as ``retrying``.
+
+When only part of a batch went out (SMTP settles each recipient: accepted, refused, deferred,
+or uncertain when the connection was lost after the message was handed over),
+:func:`split_batch` keeps the settled recipients in the batch (``sent``) and moves the others
+to new batches of the same edition, in the same transaction: the deferred ones ``pending``
+(retried as above, the attempts counted on) or ``failed``, the uncertain ones ``uncertain``.
+Nobody is mailed twice and every recipient stays in exactly one batch.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.store.models import DeliveryBatch, Edition, Membership, utcnow
@@ -51,6 +70,7 @@ CLAIM_LEASE = timedelta(minutes=10)
 
 INTERRUPTED = "interrupted during the provider call: may or may not have been sent"
 RESENT = "resent on an editor's request"
+MAX_RETRY_WAIT = timedelta(hours=1)
 
 
 def worker_id(tag: str = "") -> str:
@@ -117,12 +137,17 @@ def mark_abandoned(
 
 
 def claim_batch(session: Session, owner: str, *, edition_id: int | None = None) -> DeliveryBatch | None:
-    """Claim the first pending batch of a sending edition for OWNER, committed; None if none."""
+    """Claim the first pending batch of a sending edition that is due (``not_before`` passed)
+    for OWNER, committed; None if none."""
     while True:
+        now = utcnow()
         query = (
             select(DeliveryBatch.id)
             .join(Edition, Edition.id == DeliveryBatch.edition_id)
-            .where(DeliveryBatch.status == "pending", Edition.status == "sending")
+            .where(
+                DeliveryBatch.status == "pending", Edition.status == "sending",
+                or_(DeliveryBatch.not_before.is_(None), DeliveryBatch.not_before <= now),
+            )
         )
         if edition_id is not None:
             query = query.where(DeliveryBatch.edition_id == edition_id)
@@ -132,7 +157,6 @@ def claim_batch(session: Session, owner: str, *, edition_id: int | None = None) 
         if batch_id is None:
             session.commit()
             return None
-        now = utcnow()
         claimed = session.execute(
             update(DeliveryBatch)
             .where(DeliveryBatch.id == batch_id, DeliveryBatch.status == "pending")
@@ -157,7 +181,9 @@ def _requeue(session: Session, edition_id: int, status: str, note: str) -> list[
     for batch in batches:
         batch.status = "pending"
         batch.last_error = f"{note} (was {status}: {batch.last_error or 'no reason recorded'})"
-        batch.claimed_by = batch.claimed_at = None
+        batch.claimed_by = batch.claimed_at = batch.not_before = None
+        if status == "failed":
+            batch.attempts = 0  # an editor's new try gets its own batch_max_attempts
     session.commit()
     return [b.number for b in batches]
 
@@ -219,21 +245,148 @@ def finish_batch(session: Session, batch: DeliveryBatch, owner: str, **values: o
     return done.rowcount == 1
 
 
+def retry_wait(
+    backoff: float, attempts: int, asked: float | None = None, *, jitter: float | None = None
+) -> timedelta:
+    """The wait before attempt ATTEMPTS + 1: BACKOFF doubled per attempt made, times JITTER
+    (random in 0.75-1.25 unless given), at most MAX_RETRY_WAIT; at least ASKED (the service's
+    reset time, in seconds), whatever the cap."""
+    factor = random.uniform(0.75, 1.25) if jitter is None else jitter
+    wait = min(timedelta(seconds=backoff * 2 ** max(0, attempts - 1) * factor), MAX_RETRY_WAIT)
+    return max(wait, timedelta(seconds=asked or 0))
+
+
+@dataclass
+class Part:
+    """Recipients of a batch that share one outcome, for :func:`split_batch`."""
+
+    recipients: Sequence[int]  # subscriber ids
+    status: str
+    last_error: str | None = None
+    not_before: datetime | None = None
+    sent_count: int = 0
+    provider_message_id: str | None = None
+
+
+def split_batch(
+    session: Session, batch: DeliveryBatch, owner: str, keep: Part, moved: Sequence[Part]
+) -> list[int] | None:
+    """Record KEEP in BATCH and move the MOVED parts to new batches of its edition, in one
+    transaction, if OWNER still holds BATCH; the new batches' numbers, or None if taken over.
+
+    The new batches follow the edition's last number (the edition's row is locked meanwhile on
+    PostgreSQL; SQLite has one writer at a time) and carry BATCH's attempts on. KEEP's note
+    says where the others went.
+    """
+    now = utcnow()
+    done = session.execute(
+        update(DeliveryBatch)
+        .where(
+            DeliveryBatch.id == batch.id, DeliveryBatch.claimed_by == owner,
+            DeliveryBatch.status.in_(("sending", "uncertain")),
+        )
+        .values(updated_at=now, **_part_values(keep))
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:
+        session.rollback()
+        session.refresh(batch)
+        log.warning("batch %s of edition %s was taken over while %s sent it", batch.number, batch.edition_id, owner)
+        return None
+    numbers: list[int] = []
+    if moved:
+        session.execute(select(Edition.id).where(Edition.id == batch.edition_id).with_for_update())
+        last = session.scalar(select(func.max(DeliveryBatch.number)).where(DeliveryBatch.edition_id == batch.edition_id))
+        numbers = list(range((last or 0) + 1, (last or 0) + 1 + len(moved)))
+    for number, part in zip(numbers, moved, strict=True):
+        values = {"claimed_by": owner, "claimed_at": batch.claimed_at, **_part_values(part)}
+        session.add(DeliveryBatch(
+            edition_id=batch.edition_id, number=number, attempts=batch.attempts, created_at=now,
+            **values,
+        ))
+    if moved:
+        where = "; ".join(
+            f"{len(part.recipients)} moved to batch {number} ({_label(part.status)})"
+            for number, part in zip(numbers, moved, strict=True)
+        )
+        session.execute(
+            update(DeliveryBatch).where(DeliveryBatch.id == batch.id)
+            .values(last_error="; ".join(filter(None, [keep.last_error, where])))
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+    session.refresh(batch)
+    return numbers
+
+
+def _label(status: str) -> str:
+    return "retrying" if status == "pending" else status
+
+
+def _part_values(part: Part) -> dict[str, object]:
+    ids = sorted(part.recipients)
+    values: dict[str, object] = {
+        "recipients": ids, "first_subscriber_id": ids[0], "last_subscriber_id": ids[-1],
+        "status": part.status, "last_error": part.last_error, "not_before": part.not_before,
+        "sent_count": part.sent_count, "provider_message_id": part.provider_message_id,
+    }
+    if part.status == "pending":  # anyone's to claim
+        values.update(claimed_by=None, claimed_at=None)
+    return values
+
+
+def next_attempt(session: Session, *, edition_id: int | None = None) -> datetime | None:
+    """When the next pending batch of a sending edition may be claimed (now, or a later
+    ``not_before``), or None when no batch is pending."""
+    query = (
+        select(func.count(), func.count(DeliveryBatch.not_before), func.min(DeliveryBatch.not_before))
+        .join(Edition, Edition.id == DeliveryBatch.edition_id)
+        .where(DeliveryBatch.status == "pending", Edition.status == "sending")
+    )
+    if edition_id is not None:
+        query = query.where(DeliveryBatch.edition_id == edition_id)
+    pending, timed, earliest = session.execute(query).one()
+    session.commit()
+    if not pending:
+        return None
+    now = utcnow()
+    if timed < pending or earliest is None:
+        return now  # one is due now
+    return max(earliest, now)
+
+
 def delivery_counts(session: Session, edition_id: int) -> dict[str, int]:
-    """Batches per status for one edition (for status and show)."""
+    """Batches per status for one edition (for status and show); pending batches waiting for
+    another attempt are counted as ``retrying``."""
+    status = case(
+        (and_(DeliveryBatch.status == "pending", DeliveryBatch.not_before.is_not(None)), "retrying"),
+        else_=DeliveryBatch.status,
+    )
     rows = session.execute(
-        select(DeliveryBatch.status, func.count())
+        select(status, func.count())
         .where(DeliveryBatch.edition_id == edition_id)
-        .group_by(DeliveryBatch.status)
+        .group_by(status)
     ).all()
-    return {status: int(count) for status, count in rows}
+    return {name: int(count) for name, count in rows}
 
 
 def delivery_problems(session: Session, edition_id: int) -> list[tuple[int, str, str]]:
-    """(batch number, status, reason) of the edition's failed and uncertain batches."""
+    """(batch number, status, reason) of the edition's failed, uncertain and retrying batches;
+    a retrying batch's reason starts with its next attempt time."""
     rows = session.execute(
-        select(DeliveryBatch.number, DeliveryBatch.status, DeliveryBatch.last_error)
-        .where(DeliveryBatch.edition_id == edition_id, DeliveryBatch.status.in_(("failed", "uncertain")))
+        select(DeliveryBatch.number, DeliveryBatch.status, DeliveryBatch.last_error, DeliveryBatch.not_before)
+        .where(
+            DeliveryBatch.edition_id == edition_id,
+            or_(
+                DeliveryBatch.status.in_(("failed", "uncertain")),
+                and_(DeliveryBatch.status == "pending", DeliveryBatch.not_before.is_not(None)),
+            ),
+        )
         .order_by(DeliveryBatch.number)
     ).all()
-    return [(number, status, error or "") for number, status, error in rows]
+    problems = []
+    for number, status, error, not_before in rows:
+        if status == "pending":
+            status, error = "retrying", f"next attempt after {not_before.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC: {error or ''}"
+        problems.append((number, status, error or ""))
+    return problems

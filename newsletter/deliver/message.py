@@ -1,14 +1,29 @@
-"""What a mail backend is given: one batch of recipients of one rendered edition.
+"""What a mail backend is given, what it gives back, and what it raises.
 
 The body is shared: the HTML and text carry the slots of :data:`newsletter.render.view.SLOTS`,
 and each :class:`Recipient` brings the values for them and its own headers. Outbox and SMTP
 fill the slots locally per message; SendGrid sends them as substitutions in one request.
+
+A backend answers each batch with a :class:`BatchResult`, which may settle recipients one by
+one (SMTP does: accepted, refused for good, deferred, uncertain), or raises::
+
+    DeliveryError                 nothing of the batch (or of its rest) can go as it is: fix, resend
+    ├── DeliveryAuthError         the service refused our credentials: stop the whole send
+    ├── PartialDeliveryError      the batch stopped part way for good; ``partial`` says what went
+    ├── RetryableDeliveryError    the service did not take the batch (or its rest, ``partial``) for
+    │                             a reason that may pass (429, 5xx, refused connection, SMTP 4xx):
+    │                             the ledger tries it again later
+    └── UncertainDeliveryError    the batch may have gone out: never resent on its own
+
+The ledger (:mod:`newsletter.deliver.send`) turns these into batch states.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from newsletter.errors import DeliveryError
 
 
 @dataclass
@@ -41,9 +56,50 @@ class MailBatch:
 
 @dataclass
 class BatchResult:
+    """What one call did. Recipients in none of the three maps were sent (``sent`` of them).
+
+    ``deferred`` recipients were not sent (a temporary refusal, or the call stopped before
+    them): the ledger tries them again later. ``uncertain`` ones may have gone out (the
+    connection was lost after the message was handed over): never resent on their own.
+    """
+
     provider_message_id: str | None = None
     sent: int = 0
-    refused: dict[str, str] = field(default_factory=dict)  # address -> server's reason (SMTP)
+    refused: dict[str, str] = field(default_factory=dict)  # address -> reason, for good (SMTP 5xx)
+    deferred: dict[str, str] = field(default_factory=dict)  # address -> why not sent now
+    uncertain: dict[str, str] = field(default_factory=dict)  # address -> what happened
+
+    @property
+    def settled_some(self) -> bool:
+        """True when part of the batch has an outcome of its own (sent, refused or uncertain)."""
+        return bool(self.sent or self.refused or self.uncertain)
+
+
+class RetryableDeliveryError(DeliveryError):
+    """The service did not take the batch, or the rest of it: it may be sent again later.
+
+    ``retry_after``: seconds the service asked us to wait, if it said. ``partial``: when part of
+    the batch went out first, what did (its ``deferred`` are the recipients to try again).
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None,
+        partial: BatchResult | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.partial = partial
+
+
+class PartialDeliveryError(DeliveryError):
+    """The batch stopped part way for a reason that will not pass by itself (a refused sender).
+
+    ``partial`` says what went out; its ``deferred`` recipients were not sent."""
+
+    def __init__(self, message: str, *, partial: BatchResult) -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 class MailBackend(Protocol):

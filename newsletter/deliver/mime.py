@@ -69,8 +69,9 @@ def list_id(batch: MailBatch) -> str:
 
 
 def recipient_headers(recipient: Recipient) -> dict[str, str]:
-    """The recipient's own headers: List-Unsubscribe(-Post) for its URL unless it brings them."""
-    headers = list_unsubscribe_headers(recipient.unsubscribe_url)
+    """The recipient's own headers: List-Unsubscribe(-Post) for its URL unless it brings them;
+    none without a URL (a notice to a list's editor, who is no subscriber)."""
+    headers = list_unsubscribe_headers(recipient.unsubscribe_url) if recipient.unsubscribe_url else {}
     _merge(headers, recipient.headers)
     return headers
 

@@ -1,13 +1,15 @@
 """Sending an edition's batches: render once, re-check consent, hand each batch to the backend.
 
-The batches and their states (planning, claims, the uncertainty rule) are in
-:mod:`newsletter.deliver.batches`; this module does the sending, for ``editions send`` (in
+The batches and their states (planning, claims, the uncertainty rule, retries) are in
+:mod:`newsletter.deliver.batches`, what a backend's answer makes of a batch in
+:mod:`newsletter.deliver.outcomes`; this module does the sending, for ``editions send`` (in
 process) and for ``newsletter worker``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -19,16 +21,26 @@ from newsletter.audience.lists import ListConfig
 from newsletter.config import Config
 from newsletter.deliver.batches import (
     INTERRUPTED,
-    RESENT,
     claim_batch,
+    delivery_counts,
+    delivery_problems,
     finish_batch,
     mark_abandoned,
+    next_attempt,
     plan_batches,
     requeue_failed,
     requeue_uncertain,
     worker_id,
 )
-from newsletter.deliver.message import MailBackend, MailBatch, Recipient
+from newsletter.deliver.message import (
+    BatchResult,
+    MailBackend,
+    MailBatch,
+    PartialDeliveryError,
+    Recipient,
+    RetryableDeliveryError,
+)
+from newsletter.deliver.outcomes import BatchOutcome, record_result, record_retryable
 from newsletter.editions import edition_view, get_edition
 from newsletter.errors import DeliveryAuthError, DeliveryError, EditionError, UncertainDeliveryError
 from newsletter.render import render_edition
@@ -50,14 +62,8 @@ class SendReport:
     dropped: int = 0  # recipients whose consent ended after planning
     in_flight: int = 0  # batches left to live workers that hold them
     requeued: list[int] = field(default_factory=list)  # uncertain batches resent on request
-
-
-@dataclass
-class BatchOutcome:
-    status: str  # sent, failed, uncertain, or lost (another worker took the batch over)
-    sent: int = 0
-    dropped: int = 0
-    error: str | None = None
+    retries: int = 0  # batches (or parts) put back for a later attempt by this run
+    retrying: list[str] = field(default_factory=list)  # left waiting: "batch N: next after T: why"
 
 
 @dataclass
@@ -166,7 +172,8 @@ def send_claimed(
 ) -> BatchOutcome:
     """Send a batch OWNER has claimed and record the outcome (consent checked right now).
 
-    DeliveryAuthError puts the batch back to pending and is raised: stop sending. Anything
+    DeliveryAuthError puts the batch back to pending and is raised: stop sending. A failure
+    that may pass puts the batch (or the part not sent) back for a later attempt. Anything
     else that interrupts the provider call leaves the batch uncertain.
     """
     list_id = session.scalar(select(Edition.list_id).where(Edition.id == batch.edition_id))
@@ -183,8 +190,9 @@ def send_claimed(
         list_name=list_config.name, headers={},
         recipients=recipients, message_id_domain=prepared.domain,
     )
+    delivery = config.delivery
     try:
-        result = backend.send_batch(mail) if recipients else None
+        result = backend.send_batch(mail) if recipients else BatchResult()
     except DeliveryAuthError:
         finish_batch(session, batch, owner, status="pending", claimed_by=None, claimed_at=None,
                 last_error="not sent: the mail service refused our credentials")
@@ -192,6 +200,21 @@ def send_claimed(
     except UncertainDeliveryError as exc:
         finish_batch(session, batch, owner, status="uncertain", last_error=str(exc))
         return BatchOutcome("uncertain", dropped=dropped, error=str(exc))
+    except RetryableDeliveryError as exc:
+        if exc.partial is not None:
+            return record_result(
+                session, delivery, batch, owner, recipients, exc.partial, dropped=dropped,
+                stop=str(exc), retry_after=exc.retry_after,
+            )
+        return record_retryable(
+            session, delivery, batch, owner, recipients, str(exc), dropped=dropped,
+            retry_after=exc.retry_after,
+        )
+    except PartialDeliveryError as exc:
+        return record_result(
+            session, delivery, batch, owner, recipients, exc.partial, dropped=dropped,
+            stop=str(exc), retryable=False,
+        )
     except DeliveryError as exc:
         status = "failed" if finish_batch(session, batch, owner, status="failed", last_error=str(exc)) else "lost"
         return BatchOutcome(status, dropped=dropped, error=str(exc))
@@ -204,18 +227,7 @@ def send_claimed(
         except Exception:
             log.exception("could not mark batch %s uncertain", batch.id)
         raise
-    refused = result.refused if result else {}
-    sent = result.sent if result else 0
-    # a resent batch keeps its history: its readers may have got the edition twice
-    notes = [batch.last_error] if batch.last_error and batch.last_error.startswith(RESENT) else []
-    if refused:
-        notes.append(f"{len(refused)} refused: " + "; ".join(f"{a}: {r}" for a, r in refused.items()))
-    kept = finish_batch(
-        session, batch, owner, status="sent", sent_count=sent,
-        provider_message_id=result.provider_message_id if result else None,
-        last_error="; ".join(notes) or None,
-    )
-    return BatchOutcome("sent" if kept else "lost", sent=sent, dropped=dropped)
+    return record_result(session, delivery, batch, owner, recipients, result, dropped=dropped)
 
 
 def send_edition(
@@ -229,11 +241,15 @@ def send_edition(
     progress: Progress | None = None,
     resend_uncertain: bool = False,
     owner: str | None = None,
+    wait_for_retries: bool = True,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> SendReport:
     """Plan (once) and send an approved edition in this process; see the module docstring.
 
     Batches held by live workers are left to them (counted in ``in_flight``); failed batches
-    are retried; uncertain ones only with RESEND_UNCERTAIN.
+    are retried; uncertain ones only with RESEND_UNCERTAIN. A batch put back for a later
+    attempt is waited for (SLEEP) and sent when due, unless WAIT_FOR_RETRIES is false: it is
+    then left pending for ``newsletter worker`` or the next send (``retrying`` in the report).
     """
     owner = owner or worker_id()
     edition = get_edition(session, edition_id)
@@ -243,40 +259,43 @@ def send_edition(
     if resend_uncertain:
         report.requeued = requeue_uncertain(session, edition.id)
     requeue_failed(session, edition.id)
-    statuses = session.execute(
-        select(DeliveryBatch.status, func.count())
-        .where(DeliveryBatch.edition_id == edition.id)
-        .group_by(DeliveryBatch.status)
-    ).all()
-    counts = {status: int(n) for status, n in statuses}
+    counts = delivery_counts(session, edition.id)
     report.already_sent = counts.get("sent", 0)
-    total = counts.get("pending", 0)
+    total = counts.get("pending", 0) + counts.get("retrying", 0)
     prepared: PreparedEdition | None = None
     done = 0
-    while (batch := claim_batch(session, owner, edition_id=edition.id)) is not None:
+    while True:
+        batch = claim_batch(session, owner, edition_id=edition.id)
+        if batch is None:
+            due = next_attempt(session, edition_id=edition.id) if wait_for_retries else None
+            if due is None:
+                break
+            # a short pause at least: a due batch another process is claiming right now is theirs
+            pause = max((due - utcnow()).total_seconds(), 0.05)
+            log.info("edition %s: next batch attempt in %.1f s", edition.id, pause)
+            sleep(pause)
+            continue
         if prepared is None:
             prepared = prepare_edition(config, list_config, edition, backend)
         outcome = send_claimed(session, config, prepared, batch, backend, secret, owner)
         report.dropped += outcome.dropped
+        report.sent += outcome.sent
         if outcome.status == "sent":
-            report.sent += outcome.sent
             report.sent_batches += 1
-        elif outcome.status == "failed":
-            report.failed.append(f"batch {batch.number}: {outcome.error}")
-        elif outcome.status == "uncertain":
-            report.uncertain.append(batch.number)
+        report.retries += (outcome.status == "retrying") + sum(s == "retrying" for _, s in outcome.moved)
         done += 1
         if progress:
-            progress(done, total)
+            progress(done, max(total, done))
     finish_edition(session, edition.id)
-    report.uncertain = sorted(
-        b.number for b in session.scalars(
-            select(DeliveryBatch).where(DeliveryBatch.edition_id == edition.id, DeliveryBatch.status == "uncertain")
-        )
-    )
+    for number, status, reason in delivery_problems(session, edition.id):
+        if status == "failed":
+            report.failed.append(f"batch {number}: {reason}")
+        elif status == "uncertain":
+            report.uncertain.append(number)
+        else:
+            report.retrying.append(f"batch {number}: {reason}")
     report.in_flight = int(session.scalar(
         select(func.count()).where(DeliveryBatch.edition_id == edition.id, DeliveryBatch.status == "sending")
     ) or 0)
     session.commit()
     return report
-

@@ -5,13 +5,15 @@ substitutions, its List-Unsubscribe headers and custom_args (edition, subscriber
 come back in SendGrid's event webhook). A batch is checked against the v3 rules before the
 request (at most 1,000 personalizations, no address twice), so a bad batch costs no call.
 
-Errors::
+Errors (the tree is drawn in :mod:`newsletter.deliver.message`)::
 
     DeliveryAuthError            401/403: the key is wrong or lacks Mail Send; stop the send
     DeliveryError                400/413 and the like: SendGrid's own messages, fix and resend
-    ├── RetryableDeliveryError   429/5xx or unreachable: nothing was accepted, may be retried
-    └── UncertainDeliveryError   no answer in time: SendGrid may have accepted it; never resend
-                                 on its own (the ledger marks the batch uncertain)
+    ├── RetryableDeliveryError   429/5xx, unreachable, or no connection in time: nothing was
+    │                            accepted; retried here up to ``max_attempts`` requests, then
+    │                            by the ledger later
+    └── UncertainDeliveryError   no answer in time once the request was sent: SendGrid may have
+                                 accepted it; never resent on its own (the batch is uncertain)
 
 The API key is never part of an error message, and it is masked in python-http-client's debug
 log (which prints the request headers).
@@ -33,14 +35,14 @@ from typing import Any
 import sendgrid
 from python_http_client.exceptions import HTTPError as _SendGridHTTPError
 
-from newsletter.deliver.message import BatchResult, MailBatch
+from newsletter.deliver.message import BatchResult, MailBatch, RetryableDeliveryError
 from newsletter.deliver.mime import RESERVED_HEADERS, list_id, recipient_headers
 from newsletter.errors import DeliveryAuthError, DeliveryError, UncertainDeliveryError
 from newsletter.render.view import SLOTS
 
 MAX_PERSONALIZATIONS = 1000
-# The longest wait between two attempts at one batch, in seconds (a 429 reset can be later:
-# the batch then fails and the next send retries it).
+# The longest wait between two requests for one batch, in seconds: a 429 whose reset is later
+# ends the call at once, and the ledger tries the batch again after the reset.
 MAX_WAIT = 120.0
 DEFAULT_HOST = "https://api.sendgrid.com"
 
@@ -49,17 +51,6 @@ DEFAULT_HOST = "https://api.sendgrid.com"
 log = logging.getLogger(__name__)
 
 TEXT_SLOTS = {key: slot[:-2] + "_text%%" for key, slot in SLOTS.items()}
-
-
-class RetryableDeliveryError(DeliveryError):
-    """SendGrid did not take the batch (throttled, down, unreachable): it may be sent again."""
-
-    def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
-    ):
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
 
 
 class _MaskBearer(logging.Filter):
@@ -183,10 +174,11 @@ class SendGridBackend:
     def send_batch(self, batch: MailBatch) -> BatchResult:
         """One request for the whole batch, retried while SendGrid says nothing was taken.
 
-        429: wait for Retry-After or X-RateLimit-Reset (no request before then); 5xx and a
-        refused connection: exponential backoff with jitter; at most ``max_attempts`` requests.
-        A timeout or a connection broken after the request went out is *not* retried: SendGrid
-        may have accepted the batch, so it is reported uncertain instead.
+        429: wait for Retry-After or X-RateLimit-Reset (no request before then; a reset beyond
+        ``max_wait`` ends the call with RetryableDeliveryError at once); 5xx, a refused
+        connection or one not made in time: exponential backoff with jitter; at most
+        ``max_attempts`` requests. A timeout or a connection broken after the request went out
+        is *not* retried: SendGrid may have accepted the batch, so it is reported uncertain.
         """
         payload = build_payload(batch, sandbox=self.sandbox)
         if not batch.recipients:
@@ -197,13 +189,14 @@ class SendGridBackend:
             except RetryableDeliveryError as exc:
                 if attempt == self.max_attempts:
                     raise RetryableDeliveryError(
-                        f"{exc} (gave up after {attempt} attempts)",
+                        f"{exc} (still so after {attempt} requests)" if attempt > 1 else str(exc),
                         status=exc.status, retry_after=exc.retry_after,
                     ) from None
                 wait = exc.retry_after
+                if wait is not None and wait > self.max_wait:
+                    raise  # no request before the reset: the ledger waits it out, not this call
                 if wait is None:
-                    wait = self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
-                wait = min(wait, self.max_wait)
+                    wait = min(self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5), self.max_wait)
                 log.info("%s; waiting %.1fs before attempt %d", exc, wait, attempt + 1)
                 self._sleep(wait)
         raise AssertionError("unreachable")  # the loop returns or raises
@@ -221,10 +214,12 @@ class SendGridBackend:
                 f"({exc or 'timed out'})"
             ) from None
         except urllib.error.URLError as exc:
+            # urllib wraps what fails while connecting and sending the request (the answer is
+            # read outside): a request that was not sent whole cannot have been accepted.
             if isinstance(exc.reason, TimeoutError):
-                raise UncertainDeliveryError(
-                    f"SendGrid ({self.host}) gave no answer within {self.timeout:g}s for {where}: "
-                    "it may have been accepted; check the SendGrid activity feed before resending"
+                raise RetryableDeliveryError(
+                    f"SendGrid ({self.host}) did not take the request for {where} within "
+                    f"{self.timeout:g}s; nothing was sent, it may be retried"
                 ) from None
             raise RetryableDeliveryError(
                 f"cannot reach SendGrid at {self.host} for {where}: {exc.reason}; "

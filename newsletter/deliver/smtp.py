@@ -1,28 +1,31 @@
-"""SMTP delivery: a pool of up to ``pool_size`` connections, opened when needed, reused until
-:meth:`SMTPBackend.close`.
-
-A batch's messages are shared out between the pool's connections, one thread per connection
-(a single connection sends in the caller's thread). Each connection sends at most
-``rate_per_connection`` messages a second (0: no limit), counting every attempt.
+"""SMTP delivery: each batch's messages shared out between the connections of a pool
+(:mod:`newsletter.deliver.smtp_pool`), one thread per connection (a single connection sends in
+the caller's thread), each connection sending at most ``rate_per_connection`` messages a second.
 
 What the server answers decides what happens to one message:
 
     250                 sent
-    4xx (450, 451, 452, 454, ...) to MAIL, RCPT or DATA
+    4xx (450, 451, 452, 454, ...) to RCPT or DATA
                         temporary: the message is tried again after ``backoff``, 2 x, 4 x ...
-                        seconds, ``max_attempts`` tries in all, then recorded as refused
+                        seconds, ``max_attempts`` tries in all, then left in
+                        :attr:`BatchResult.deferred` (the ledger tries it again later)
+    4xx to MAIL FROM    the same tries, then the batch stops (the server takes no mail from us
+                        for now): the message and the rest are deferred
     5xx to RCPT or DATA recorded in :attr:`BatchResult.refused`; the others are still sent
     5xx to MAIL FROM    the sender is refused: the batch stops
-    421, or the connection drops
-                        the server is closing this connection: it is reopened at once (a 4xx
-                        greeting or login reply is retried with the same backoff) and the
-                        message sent again, once per connection and batch; a second loss stops
-                        the batch
+    421, or the connection drops before the message was handed over
+                        the server is closing this connection: it is reopened at once and the
+                        message sent again; those already accepted are not. A connection lost
+                        again before it settled a single message stops the batch
+    the connection drops after the message was handed over, before the server's answer
+                        it may have been delivered: recorded in :attr:`BatchResult.uncertain`,
+                        never sent again on its own; the batch goes on on a new connection
 
-A batch that stops raises :class:`DeliveryError`, or :class:`UncertainDeliveryError` once some
-of its messages had gone out (the message says how many); a refused login raises
-:class:`DeliveryAuthError`. The password is only handed to ``smtplib.login``: it never appears
-in a message or a log line.
+A batch that stops raises :class:`RetryableDeliveryError` when the cause may pass (the server
+unreachable, busy, or closing every connection) and :class:`DeliveryError` otherwise. Once part
+of the batch went out, the error carries it as ``partial`` (:class:`PartialDeliveryError` for
+the second kind), the recipients not sent in its ``deferred``: the ledger keeps what went out
+and sends only the rest again. A refused login raises :class:`DeliveryAuthError`.
 """
 
 from __future__ import annotations
@@ -36,45 +39,53 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Literal
+from typing import NoReturn
 
-from newsletter.deliver.message import BatchResult, MailBatch, Recipient
+from newsletter.deliver.message import (
+    BatchResult,
+    MailBatch,
+    PartialDeliveryError,
+    Recipient,
+    RetryableDeliveryError,
+)
 from newsletter.deliver.mime import build_messages
-from newsletter.errors import DeliveryAuthError, DeliveryError, UncertainDeliveryError
+from newsletter.deliver.smtp_pool import ConnectionPool, Security, Slot, describe, text
+from newsletter.errors import DeliveryError
 
 log = logging.getLogger(__name__)
 
-Security = Literal["starttls", "ssl", "none"]
+__all__ = ["SMTPBackend", "Security"]
+
+# A message's outcome: "sent", or "refused" | "deferred" | "uncertain" with the reason.
+Outcome = tuple[str, str]
 
 
 class _Dropped(Exception):
-    """The server closed the connection; carries the reason for the report."""
+    """The server closed the connection before taking the message; carries the reason."""
+
+
+class _Unknown(Exception):
+    """The connection was lost after the message was handed over: it may have gone out."""
 
 
 class _Stop(Exception):
     """The batch cannot go on; carries what happened, without the counts (added at the end)."""
 
-
-class _Busy(Exception):
-    """A 4xx reply while opening a connection: worth another try after a pause."""
-
-
-@dataclass
-class _Slot:
-    """One connection of the pool: used by one thread at a time."""
-
-    smtp: smtplib.SMTP | None = None
-    next_send: float = float("-inf")  # the clock's time before which it must not send
+    def __init__(self, message: str, *, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass
 class _Run:
-    """What the threads of one batch share."""
+    """What the threads of one batch share; outcomes are keyed by the message's index."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
     sent: int = 0
     refused: dict[int, tuple[str, str]] = field(default_factory=dict)  # index -> address, why
+    deferred: dict[int, tuple[str, str]] = field(default_factory=dict)
+    uncertain: dict[int, tuple[str, str]] = field(default_factory=dict)
     error: BaseException | None = None
 
     def fail(self, error: BaseException) -> None:
@@ -82,6 +93,15 @@ class _Run:
             if self.error is None:
                 self.error = error
         self.stop.set()
+
+    def result(self) -> BatchResult:
+        def by_address(outcomes: dict[int, tuple[str, str]]) -> dict[str, str]:
+            return {address: why for _, (address, why) in sorted(outcomes.items())}
+
+        return BatchResult(
+            sent=self.sent, refused=by_address(self.refused), deferred=by_address(self.deferred),
+            uncertain=by_address(self.uncertain),
+        )
 
 
 class SMTPBackend:
@@ -118,18 +138,16 @@ class SMTPBackend:
         self.port = port
         self.security = security
         self.username = username
-        self._password = password
         self.timeout = timeout
         self.pool_size = pool_size
         self.rate_per_connection = rate_per_connection
         self.max_attempts = max_attempts
-        self.backoff = backoff
         self._sleep = sleep
-        self._clock = clock
-        self._ssl_context = ssl_context
-        self._slots = [_Slot() for _ in range(pool_size)]
-        self._lock = threading.Lock()
-        self.connections = 0  # opened so far (reuse is the point; reported in logs and tests)
+        self._pool = ConnectionPool(
+            host, port, security, username, password, timeout, ssl_context=ssl_context,
+            size=pool_size, rate=rate_per_connection, max_attempts=max_attempts,
+            backoff=backoff, sleep=sleep, clock=clock,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return (
@@ -138,128 +156,61 @@ class SMTPBackend:
         )
 
     @property
-    def _where(self) -> str:
-        return f"{self.host}:{self.port}"
+    def connections(self) -> int:
+        """Connections opened so far (reuse is the point; reported in logs and tests)."""
+        return self._pool.opened
 
-    def _delay(self, attempt: int) -> float:
-        return self.backoff * 2 ** (attempt - 1)
+    # -- one message ---------------------------------------------------------------------------
 
-    # -- connections ---------------------------------------------------------------------------
-
-    def _open(self, slot: _Slot) -> smtplib.SMTP:
-        """SLOT's connection, opened (and a 4xx greeting or login reply retried) if need be."""
-        attempt = 1
-        while slot.smtp is None:
-            try:
-                slot.smtp = self._connect()
-            except _Busy as busy:
-                if attempt >= self.max_attempts:
-                    raise DeliveryError(
-                        f"SMTP server {self._where} is not taking connections ({busy}) after "
-                        f"{attempt} tries: try again later"
-                    ) from None
-                log.info("SMTP server %s answered %s: retrying the connection", self._where, busy)
-                self._sleep(self._delay(attempt))
-                attempt += 1
-        return slot.smtp
-
-    def _connect(self) -> smtplib.SMTP:
-        context = self._ssl_context or ssl.create_default_context()
-        smtp: smtplib.SMTP | None = None
-        try:
-            if self.security == "ssl":
-                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
-            else:
-                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            smtp.ehlo()
-            if self.security == "starttls":
-                smtp.starttls(context=context)
-                smtp.ehlo()
-            if self.username:
-                smtp.login(self.username, self._password)
-        except smtplib.SMTPResponseException as exc:
-            _quietly_close(smtp)
-            if _temporary(exc.smtp_code):
-                raise _Busy(_describe(exc)) from None
-            if isinstance(exc, smtplib.SMTPAuthenticationError):
-                raise DeliveryAuthError(
-                    f"SMTP server {self._where} refused the login for {self.username}: "
-                    "check NEWSLETTER_SMTP_PASSWORD"
-                ) from None
-            raise self._cannot_connect(exc) from None
-        except smtplib.SMTPNotSupportedError as exc:
-            _quietly_close(smtp)
-            raise DeliveryError(
-                f"SMTP server {self._where} does not support what delivery.smtp_security / "
-                f"smtp_username ask for ({exc}): check the port and security settings"
-            ) from None
-        except (smtplib.SMTPException, OSError) as exc:
-            _quietly_close(smtp)
-            raise self._cannot_connect(exc) from None
-        with self._lock:
-            self.connections += 1
-            number = self.connections
-        log.debug("connected to %s (%s), connection %d", self._where, self.security, number)
-        return smtp
-
-    def _cannot_connect(self, exc: BaseException) -> DeliveryError:
-        return DeliveryError(
-            f"cannot connect to the SMTP server {self._where} ({self.security}): {_describe(exc)}"
-        )
-
-    def _wait_turn(self, slot: _Slot) -> None:
-        """Hold back until SLOT may send again under ``rate_per_connection``."""
-        if not self.rate_per_connection:
-            return
-        now = self._clock()
-        if slot.next_send > now:
-            self._sleep(slot.next_send - now)
-            now = max(self._clock(), slot.next_send)
-        slot.next_send = now + 1 / self.rate_per_connection
-
-    # -- messages ------------------------------------------------------------------------------
-
-    def _attempt(self, slot: _Slot, msg: EmailMessage) -> None:
-        """One try at MSG on SLOT; _Dropped if the connection went away, else smtplib's error."""
-        smtp = self._open(slot)
-        self._wait_turn(slot)
+    def _attempt(self, slot: Slot, msg: EmailMessage) -> None:
+        """One try at MSG on SLOT: _Dropped or _Unknown if the connection went, else smtplib's
+        error for a refusal."""
+        smtp = self._pool.open(slot)
+        self._pool.wait_turn(slot)
+        smtp.handed_over = False
         try:
             smtp.send_message(msg)
-        except smtplib.SMTPServerDisconnected as exc:
-            _forget(slot)
-            raise _Dropped(_describe(exc)) from None
         except smtplib.SMTPRecipientsRefused as exc:
             if any(code == 421 for code, _ in exc.recipients.values()):
-                _forget(slot)
+                slot.forget()
                 raise _Dropped("421 from the server") from None
             raise
+        except smtplib.SMTPServerDisconnected as exc:
+            raise _lost(slot, describe(exc)) from None
         except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code == 421:
-                _forget(slot)
-                raise _Dropped(_describe(exc)) from None
+            if exc.smtp_code == 421:  # an answer, even to the data: the message was not taken
+                slot.forget()
+                raise _Dropped(describe(exc)) from None
             raise
         except smtplib.SMTPException:
             raise
         except OSError as exc:  # reset, broken pipe, timeout
-            _forget(slot)
-            raise _Dropped(_describe(exc)) from None
+            raise _lost(slot, describe(exc)) from None
 
-    def _deliver(self, slot: _Slot, msg: EmailMessage, reconnected: list[bool]) -> str | None:
-        """Send MSG, retrying 4xx replies; None once accepted, else the server's refusal.
+    def _deliver(self, slot: Slot, msg: EmailMessage, losses: list[int]) -> Outcome:
+        """Send MSG, retrying 4xx replies and reconnecting when the server closes.
 
-        RECONNECTED is the connection's one reconnection per batch, spent or not."""
+        LOSSES counts this thread's connections lost in a row before one settled a message."""
+        where = self._pool.where
         attempt = 1
         while True:
             try:
                 self._attempt(slot, msg)
-                return None
-            except _Dropped as dropped:
-                if reconnected[0]:
-                    raise _Stop(f"dropped the connection twice ({dropped})") from None
-                reconnected[0] = True
-                log.info(
-                    "SMTP server %s dropped the connection (%s): reconnecting", self._where, dropped
+                return "sent", ""
+            except _Unknown as unknown:
+                losses[0] += 1
+                return "uncertain", (
+                    f"the connection to {where} was lost after the message was handed over "
+                    f"({unknown}): it may have been delivered; not sent again"
                 )
+            except _Dropped as dropped:
+                losses[0] += 1
+                if losses[0] >= 2:
+                    raise _Stop(
+                        f"closed the connection again before taking a message ({dropped})",
+                        transient=True,
+                    ) from None
+                log.info("SMTP server %s closed the connection (%s): reconnecting", where, dropped)
                 continue
             except smtplib.SMTPRecipientsRefused as exc:
                 code, reason = next(iter(exc.recipients.values()))
@@ -267,7 +218,14 @@ class SMTPBackend:
                 code, reason = exc.smtp_code, exc.smtp_error
                 if not _temporary(code):
                     raise _Stop(
-                        f"refused the sender {_text(exc.sender)} ({code} {_text(reason)})"
+                        f"refused the sender {text(exc.sender)} ({code} {text(reason)})",
+                        transient=False,
+                    ) from None
+                if attempt >= self.max_attempts:
+                    raise _Stop(
+                        f"deferred the sender {text(exc.sender)} {attempt} times "
+                        f"({code} {text(reason)})",
+                        transient=True,
                     ) from None
             except smtplib.SMTPDataError as exc:
                 # the message itself was refused (content, size, quota): this recipient only
@@ -275,46 +233,57 @@ class SMTPBackend:
             except smtplib.SMTPResponseException as exc:
                 code, reason = exc.smtp_code, exc.smtp_error
                 if not _temporary(code):
-                    raise _Stop(f"failed: {_describe(exc)}") from None
+                    raise _Stop(f"failed: {describe(exc)}", transient=False) from None
             except smtplib.SMTPException as exc:
-                raise _Stop(f"failed: {_describe(exc)}") from None
-            refusal = f"{code} {_text(reason)}"
-            if not _temporary(code) or attempt >= self.max_attempts:
-                return refusal
+                raise _Stop(f"failed: {describe(exc)}", transient=False) from None
+            refusal = f"{code} {text(reason)}"
+            if not _temporary(code):
+                return "refused", refusal
+            if attempt >= self.max_attempts:
+                return "deferred", f"{refusal} ({attempt} tries)"
+            delay = self._pool.delay(attempt)
             log.info(
                 "SMTP server %s deferred a message (%s): try %d of %d in %.1f s",
-                self._where, refusal, attempt + 1, self.max_attempts, self._delay(attempt),
+                where, refusal, attempt + 1, self.max_attempts, delay,
             )  # fmt: skip
-            self._sleep(self._delay(attempt))
+            self._sleep(delay)
             attempt += 1
 
+    # -- one batch -----------------------------------------------------------------------------
+
     def _work(
-        self, slot: _Slot, queue: deque[tuple[int, tuple[Recipient, EmailMessage]]], run: _Run
+        self, slot: Slot, queue: deque[tuple[int, tuple[Recipient, EmailMessage]]], run: _Run
     ) -> None:
-        """Send messages from QUEUE on SLOT until it is empty or another thread stopped the run."""
-        reconnected = [False]
+        """Send messages from QUEUE on SLOT until it is empty or the run stops."""
+        losses = [0]
         while not run.stop.is_set():
             try:
                 index, (recipient, msg) = queue.popleft()
             except IndexError:
                 return
             try:
-                refusal = self._deliver(slot, msg, reconnected)
+                outcome, why = self._deliver(slot, msg, losses)
             # send_batch raises it again, in the caller's thread
             except BaseException as exc:  # noqa: BLE001
+                queue.appendleft((index, (recipient, msg)))  # not sent: deferred with the rest
                 run.fail(exc)
                 return
             with run.lock:
-                if refusal is None:
+                if outcome == "sent":
                     run.sent += 1
                 else:
-                    run.refused[index] = (recipient.email, refusal)
+                    getattr(run, outcome)[index] = (recipient.email, why)
+            if outcome != "uncertain":
+                losses[0] = 0  # the connection settled a message: it works
+            elif losses[0] >= 2:
+                run.fail(_Stop("closed the connection again before answering a message", transient=True))
+                return
 
     def send_batch(self, batch: MailBatch) -> BatchResult:
         messages = build_messages(batch)
         queue = deque(enumerate(messages))
         run = _Run()
-        slots = self._slots[: min(self.pool_size, len(messages))]
+        slots = self._pool.slots[: min(self.pool_size, len(messages))]
         if len(slots) == 1:
             self._work(slots[0], queue, run)
         elif slots:
@@ -330,62 +299,43 @@ class SMTPBackend:
             except BaseException:  # Ctrl-C: let each thread finish the message it is sending
                 run.stop.set()
                 raise
-        result = BatchResult(
-            sent=run.sent, refused={a: why for _, (a, why) in sorted(run.refused.items())}
-        )
         if run.error is None:
-            return result
-        error, sent = run.error, run.sent
+            return run.result()
+        for index, (recipient, _) in queue:
+            run.deferred[index] = (recipient.email, f"not sent: the batch stopped ({run.error})")
+        self._stopped(batch, run.error, run.result(), len(messages))
+
+    def _stopped(self, batch: MailBatch, error: BaseException, result: BatchResult, total: int) -> NoReturn:
+        """Raise what stopped BATCH, with RESULT as its ``partial`` once part of it went out."""
+        where = f"batch {batch.batch_id} of edition {batch.edition_id}"
+        partial = result if result.settled_some else None
         if isinstance(error, _Stop):
-            raise _failure(sent)(
-                f"SMTP server {self._where} {error} during batch {batch.batch_id} of edition "
-                f"{batch.edition_id}; {sent} of {len(messages)} messages had been sent"
-            ) from None
-        if isinstance(error, DeliveryError) and sent:  # a connection could not be (re)opened
-            raise UncertainDeliveryError(
-                f"{error}; {sent} of {len(messages)} messages of batch {batch.batch_id} "
-                "had been sent"
-            ) from None
-        raise error
+            message = (
+                f"SMTP server {self._pool.where} {error} during {where}; {result.sent} of "
+                f"{total} messages had been sent"
+            )
+            if error.transient:
+                raise RetryableDeliveryError(message, partial=partial) from None
+            if partial is not None:
+                raise PartialDeliveryError(message, partial=partial) from None
+            raise DeliveryError(message) from None
+        if not isinstance(error, DeliveryError) or partial is None:
+            raise error  # a bug or Ctrl-C, or a connection that failed before anything went
+        message = f"{error}; {result.sent} of {total} messages of {where} had been sent"
+        if isinstance(error, RetryableDeliveryError):
+            raise RetryableDeliveryError(message, partial=partial) from None
+        raise PartialDeliveryError(message, partial=partial) from None  # login or settings
 
     def close(self) -> None:
-        for slot in self._slots:
-            smtp, slot.smtp = slot.smtp, None
-            if smtp is None:
-                continue
-            try:
-                smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                _quietly_close(smtp)
+        self._pool.close()
 
 
-def _forget(slot: _Slot) -> None:
-    _quietly_close(slot.smtp)
-    slot.smtp = None
-
-
-def _quietly_close(smtp: smtplib.SMTP | None) -> None:
-    if smtp is not None:
-        try:
-            smtp.close()
-        except OSError:
-            pass
+def _lost(slot: Slot, why: str) -> Exception:
+    """SLOT's connection is gone: _Unknown if the message had been handed over, else _Dropped."""
+    handed_over = slot.smtp is not None and slot.smtp.handed_over
+    slot.forget()
+    return _Unknown(why) if handed_over else _Dropped(why)
 
 
 def _temporary(code: int) -> bool:
     return 400 <= code < 500
-
-
-def _text(reason: bytes | str) -> str:
-    return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
-    return str(exc) or type(exc).__name__
-
-
-def _failure(sent: int) -> type[DeliveryError]:
-    """Once some messages of a batch went out, resending it would mail those readers twice."""
-    return UncertainDeliveryError if sent else DeliveryError

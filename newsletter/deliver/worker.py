@@ -6,8 +6,10 @@ uncertainty rule). On SQLite one worker is the supported setup (writers are seri
 the conditional claim still keeps two from taking the same batch).
 
 A worker renders each edition once, re-checks consent right before each batch, and stops
-when asked (``stop`` is set, by SIGTERM/SIGINT in the CLI) after the batch in hand. With
-``once`` it stops when nothing is left to claim.
+when asked (``stop`` is set, by SIGTERM/SIGINT in the CLI) after the batch in hand. A batch
+that failed for a reason that may pass comes back when its ``not_before`` is reached, to this
+worker or another. With ``once`` it stops when no batch is pending any more (it waits for
+those put back for a later attempt).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import timedelta
 
 from newsletter.audience.lists import ListConfig, find_list, load_lists
 from newsletter.config import Config
-from newsletter.deliver.batches import CLAIM_LEASE, claim_batch, mark_abandoned, worker_id
+from newsletter.deliver.batches import CLAIM_LEASE, claim_batch, mark_abandoned, next_attempt, worker_id
 from newsletter.deliver.message import MailBackend
 from newsletter.deliver.send import PreparedEdition, finish_edition, prepare_edition, send_claimed
 from newsletter.editions import get_edition
@@ -38,6 +40,7 @@ class WorkerReport:
     sent: int = 0  # messages handed to the backend
     dropped: int = 0  # recipients whose consent ended after planning
     failed: list[str] = field(default_factory=list)  # "edition E batch N: reason"
+    retries: int = 0  # batches (or parts of them) put back for a later attempt
     uncertain: list[str] = field(default_factory=list)  # "edition E batch N", found or made
     editions_sent: list[int] = field(default_factory=list)
 
@@ -82,14 +85,16 @@ def run_worker(
     while not stop.is_set():
         with store.session() as session:
             batch = claim_batch(session, owner)
-            if batch is None:
-                abandoned(session)  # a worker may have died since we last looked
-            else:
+            if batch is not None:
                 _send_one(session, config, backend, secret, owner, lists, prepared, batch, report, notify)
                 continue
-        if once:
+            abandoned(session)  # a worker may have died since we last looked
+            due = next_attempt(session)
+        if once and due is None:
             break
-        stop.wait(poll_seconds)
+        # look again at the poll interval, or sooner when a batch put back becomes due
+        wait = poll_seconds if due is None else (due - utcnow()).total_seconds()
+        stop.wait(min(poll_seconds, max(wait, 0.05)))
     return report
 
 
@@ -115,16 +120,24 @@ def _send_one(
         prepared[batch.edition_id] = job
     outcome = send_claimed(session, config, job, batch, backend, secret, owner)
     report.dropped += outcome.dropped
+    report.sent += outcome.sent
     if outcome.status == "sent":
         report.batches += 1
-        report.sent += outcome.sent
     elif outcome.status == "failed":
         report.failed.append(f"{label}: {outcome.error}")
     elif outcome.status == "uncertain":
         report.uncertain.append(label)
+    report.retries += (outcome.status == "retrying") + sum(s == "retrying" for _, s in outcome.moved)
+    for number, status in outcome.moved:
+        if status == "failed":
+            report.failed.append(f"edition {batch.edition_id} batch {number}: from batch {batch.number}")
+        elif status == "uncertain":
+            report.uncertain.append(f"edition {batch.edition_id} batch {number}")
     if notify:
-        notify(f"{label}: {outcome.status}" + (f" ({outcome.sent} messages)" if outcome.sent else "")
-               + (f": {outcome.error}" if outcome.error else ""))
+        when = f" (next attempt after {outcome.not_before:%H:%M:%S} UTC)" if outcome.not_before else ""
+        moved = "".join(f"; batch {number} {status}" for number, status in outcome.moved)
+        notify(f"{label}: {outcome.status}{when}" + (f" ({outcome.sent} messages)" if outcome.sent else "")
+               + (f": {outcome.error}" if outcome.error else "") + moved)
     if finish_edition(session, batch.edition_id):
         report.editions_sent.append(batch.edition_id)
         prepared.pop(batch.edition_id, None)

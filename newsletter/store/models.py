@@ -63,7 +63,14 @@ class Base(DeclarativeBase):
 
 
 class Source(Base):
-    """A feed, page or folder of files that articles are collected from, with its fetch state."""
+    """A feed, page or folder of files that articles are collected from, with its fetch state.
+
+    ``origin`` says who declares it: ``file`` (newsletter.toml, copied in at every collect),
+    ``web`` (added in the editors' web app, lives only here) or ``import`` (the pseudo-source
+    of ``newsletter import``). ``enabled`` is the web app's switch: the sync from the file never
+    changes it; the file's own ``enabled`` key is read from the configuration
+    (:mod:`newsletter.collect.sources` holds the rule).
+    """
 
     __tablename__ = "sources"
 
@@ -76,6 +83,7 @@ class Source(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    origin: Mapped[str] = mapped_column(String(10), default="file", server_default="file")
     etag: Mapped[str | None] = mapped_column(String(500))
     last_modified: Mapped[str | None] = mapped_column(String(100))
     last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -308,9 +316,12 @@ class DeliveryBatch(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
     # The worker ("host:pid") that marked the batch 'sending', and when: a batch 'sending'
-    # whose owner is gone is 'uncertain' (see newsletter.deliver.send).
+    # whose owner is gone is 'uncertain' (see newsletter.deliver.batches).
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A pending batch is not claimed before this time: set when a temporary failure (429, 5xx,
+    # an unreachable server) puts it back for a later attempt (see newsletter.deliver.batches).
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[created]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -12,7 +12,9 @@ every personalization), non-empty ``content`` with text/plain before text/html, 
 in custom_args, substitutions and headers, no reserved header, at most 10 categories, a body
 under 30 MB (413). It answers 202 with an ``X-Message-Id``, or 400 with SendGrid's error
 shape ``{"errors": [{"message", "field", "help"}]}``. :meth:`fail_next` queues 429/500
-answers; :attr:`delay` makes it slow (for timeouts).
+answers; :meth:`fail_batch` answers the requests of one batch (by its ``batch_id`` custom arg)
+with an error a number of times; :attr:`delay` makes it slow (for timeouts). :attr:`log` keeps
+every request's (batch id, status, monotonic time).
 """
 
 from __future__ import annotations
@@ -186,7 +188,9 @@ class FakeSendGrid:
         self.rejected: list[tuple[int, dict[str, Any]]] = []
         self.requests = 0
         self.delay = 0.0
+        self.log: list[tuple[int | None, int, float]] = []  # (batch id, status, time.monotonic())
         self._canned: list[Canned] = []
+        self._by_batch: dict[int, list[Any]] = {}  # batch id -> [Canned, times left or None]
         self._lock = threading.Lock()
         fake = self
 
@@ -217,6 +221,20 @@ class FakeSendGrid:
         message = message or ("too many requests" if status == 429 else "internal server error")
         self._canned.append(Canned(status, _errors((None, message)), headers or {}))
 
+    def fail_batch(
+        self, batch_id: int, status: int, message: str = "", *, times: int | None = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next TIMES requests of batch BATCH_ID (None: all of them) with STATUS."""
+        message = message or ("too many requests" if status == 429 else "internal server error")
+        self._by_batch[batch_id] = [Canned(status, _errors((None, message)), headers or {}), times]
+
+    def clear_faults(self) -> None:
+        """Answer normally again (SendGrid is back)."""
+        with self._lock:
+            self._canned.clear()
+            self._by_batch.clear()
+
     def __enter__(self) -> Self:
         self._thread.start()
         return self
@@ -246,19 +264,32 @@ class FakeSendGrid:
                 401,
                 _errors((None, "The provided authorization grant is invalid, expired, or revoked")),
             )
-        if self._canned:
-            canned = self._canned.pop(0)
-            return self._reply(handler, canned.status, canned.body, canned.headers)
         try:
             payload = json.loads(body)
-            validate(payload)
         except ValueError:
-            return self._reply(handler, 400, _errors((None, "Bad Request")))
+            payload = None
+        batch_id = _batch_id(payload)
+        if self._canned:
+            canned = self._canned.pop(0)
+            return self._reply(handler, canned.status, canned.body, canned.headers, batch_id)
+        with self._lock:
+            fault = self._by_batch.get(batch_id) if batch_id is not None else None
+            if fault is not None and fault[1] is not None:
+                fault[1] -= 1
+                if fault[1] <= 0:
+                    del self._by_batch[batch_id]
+        if fault is not None:
+            canned = fault[0]
+            return self._reply(handler, canned.status, canned.body, canned.headers, batch_id)
+        if payload is None:
+            return self._reply(handler, 400, _errors((None, "Bad Request")), None, batch_id)
+        try:
+            validate(payload)
         except _Invalid as exc:
-            return self._reply(handler, 400, _errors((exc.field, exc.message)))
+            return self._reply(handler, 400, _errors((exc.field, exc.message)), None, batch_id)
         message_id = secrets.token_urlsafe(16)
         self.accepted.append(Accepted(payload, dict(handler.headers.items()), message_id))
-        self._reply(handler, 202, None, {"X-Message-Id": message_id})
+        self._reply(handler, 202, None, {"X-Message-Id": message_id}, batch_id)
 
     def _reply(
         self,
@@ -266,9 +297,11 @@ class FakeSendGrid:
         status: int,
         body: dict[str, Any] | None,
         headers: dict[str, str] | None = None,
+        batch_id: int | None = None,
     ) -> None:
         if status >= 400 and body is not None:
             self.rejected.append((status, body))
+        self.log.append((batch_id, status, time.monotonic()))
         data = json.dumps(body).encode() if body is not None else b""
         try:
             handler.send_response(status)
@@ -281,6 +314,14 @@ class FakeSendGrid:
             handler.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout tests)
+
+
+def _batch_id(payload: Any) -> int | None:
+    """The ``batch_id`` custom arg of a request's first personalization, if it has one."""
+    try:
+        return int(payload["personalizations"][0]["custom_args"]["batch_id"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
 
 
 @pytest.fixture
