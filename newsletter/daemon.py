@@ -20,7 +20,14 @@ library function of :mod:`newsletter.jobs`. APScheduler 3.x runs it:
 
 One daemon per store (:mod:`newsletter.locks`): a second daemon waits as standby, and takes over
 when the first one's lock goes with its process. The active daemon writes its heartbeat
-(:func:`newsletter.report.write_heartbeat`) at start and at every lock check, for ``/healthz``.
+(:func:`newsletter.report.write_heartbeat`) at start and at every lock check, for ``/healthz``,
+and the last result of each job (ok, error, missed) next to it for ``newsletter status``.
+
+For tests only, ``clock_start`` (the hidden ``--clock-start`` option) sets the daemon's clock to
+an instant of the test's choosing when it starts scheduling; from then on it runs at the real
+pace. Schedules have minute resolution: this is how an end-to-end test reaches a draft and a
+send in seconds rather than minutes, without touching the real clock or APScheduler (the list's
+triggers are shifted by the offset, and the jobs read "now" from :func:`daemon_now`).
 """
 
 from __future__ import annotations
@@ -29,10 +36,11 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_MISSED, EVENT_SCHEDULER_START, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -46,7 +54,7 @@ from sqlalchemy.exc import OperationalError
 
 from newsletter import config as config_mod
 from newsletter.audience.lists import ListConfig, find_list, load_lists
-from newsletter.config import Config, safe_url
+from newsletter.config import Config, SourceConfig, safe_url
 from newsletter.errors import NewsletterError
 from newsletter.jobs import (
     HELD_CHECK_SECONDS,
@@ -54,18 +62,26 @@ from newsletter.jobs import (
     draft_grace,
     draft_list,
     release_approved,
+    resume_sending,
     send_grace,
     send_list,
 )
 from newsletter.locks import DaemonLock, daemon_lock
-from newsletter.report import heartbeat_path, write_heartbeat
-from newsletter.schedule import ListSchedule
+from newsletter.report import (
+    forget_job_results,
+    heartbeat_path,
+    job_results_path,
+    record_job_result,
+    write_heartbeat,
+)
+from newsletter.schedule import LeadTrigger, ListSchedule
 from newsletter.store.db import Store, make_engine
 from newsletter.store.models import utcnow
 
 log = logging.getLogger("newsletter.daemon")
 
 LOCK_CHECK_SECONDS = 30  # how often the holder checks it still has the lock (and beats)
+SOURCES_CHECK_SECONDS = 300  # how soon a source added or disabled in the web app is (un)scheduled
 STANDBY_POLL_SECONDS = 5.0  # how often a standby daemon tries to take the lock
 DATABASE_RETRY_SECONDS = (1, 2, 5, 10, 30, 60)  # backoff while the database is unreachable
 JOBSTORE = "default"  # the persisted jobs; "local" holds the daemon's own lock check
@@ -74,19 +90,51 @@ JOBSTORE = "default"  # the persisted jobs; "local" holds the daemon's own lock 
 # -- the jobs: module-level functions with serialisable arguments ------------------------------
 
 
-def _job(job_id: str, config_path: str, work: Callable[[Config, Store], None]) -> None:
-    """Run WORK against a fresh configuration and store; errors are logged, never raised."""
+@dataclass
+class _Runtime:
+    """What the jobs of this process share, set by :meth:`Daemon.run`: neutral otherwise."""
+
+    clock_offset: timedelta = timedelta(0)  # tests only (clock_start)
+    results: Path | None = None  # where each job's last result goes
+
+
+_runtime = _Runtime()
+
+
+def daemon_now() -> datetime:
+    """The daemon's "now": the real time, unless a test set the daemon's clock (clock_start)."""
+    return utcnow() + _runtime.clock_offset
+
+
+Outcome = tuple[str, str]  # ("ok" or "error", one line for 'newsletter status')
+
+
+def _record(job_id: str, result: str, message: str) -> None:
+    if _runtime.results is None:
+        return
+    try:
+        record_job_result(_runtime.results, job_id, result, message, utcnow())
+    except OSError as exc:  # status shows an older result; the schedule goes on
+        log.error("cannot record the result of %s in %s: %s", job_id, _runtime.results, exc)
+
+
+def _job(job_id: str, config_path: str, work: Callable[[Config, Store], Outcome]) -> None:
+    """Run WORK against a fresh configuration and store, and record its outcome; errors are
+    logged and recorded, never raised."""
     try:
         config = config_mod.load(config_path)
         store = Store.open(config.database_url)
         try:
-            work(config, store)
+            result, message = work(config, store)
         finally:
             store.close()
     except NewsletterError as exc:
         log.error("%s failed: %s", job_id, exc, extra={"job": job_id})
-    except Exception:
+        result, message = "error", str(exc)
+    except Exception as exc:
         log.exception("%s failed", job_id, extra={"job": job_id})
+        result, message = "error", f"{type(exc).__name__}: {exc} (the daemon's log has the traceback)"
+    _record(job_id, result, message)
 
 
 def _list_config(config: Config, slug: str) -> ListConfig:
@@ -94,18 +142,22 @@ def _list_config(config: Config, slug: str) -> ListConfig:
 
 
 def collect_job(config_path: str, source: str) -> None:
-    def work(config: Config, store: Store) -> None:
+    def work(config: Config, store: Store) -> Outcome:
         with store.session() as session:
-            collect_source(session, config, source)
+            return "ok", collect_source(session, config, source)
 
     _job(f"collect:{source}", config_path, work)
 
 
 def draft_job(config_path: str, slug: str) -> None:
-    def work(config: Config, store: Store) -> None:
+    def work(config: Config, store: Store) -> Outcome:
         list_config = _list_config(config, slug)
         with store.session() as session:
-            draft_list(session, list_config, now=utcnow())
+            edition = draft_list(session, list_config, now=daemon_now())
+            if edition is None:
+                return "ok", "nothing new: no draft"
+            included = sum(1 for item in edition.items if item.included)
+            return "ok", f"edition {edition.id} for {edition.date}: {edition.status}, {included} items"
 
     _job(f"draft:{slug}", config_path, work)
 
@@ -114,15 +166,16 @@ def send_job(config_path: str, slug: str) -> None:
     from newsletter.deliver import make_backend
     from newsletter.tokens import secret_key
 
-    def work(config: Config, store: Store) -> None:
+    def work(config: Config, store: Store) -> Outcome:
         list_config = _list_config(config, slug)
         secret = secret_key()
         backend = make_backend(config)
         try:
             with store.session() as session:
-                send_list(session, config, list_config, now=utcnow(), backend=backend, secret=secret)
+                result = send_list(session, config, list_config, now=daemon_now(), backend=backend, secret=secret)
         finally:
             backend.close()
+        return ("error" if result.notes else "ok"), result.summary()
 
     _job(f"send:{slug}", config_path, work)
 
@@ -131,15 +184,22 @@ def held_job(config_path: str, slug: str) -> None:
     from newsletter.deliver import make_backend
     from newsletter.tokens import secret_key
 
-    def work(config: Config, store: Store) -> None:
+    def work(config: Config, store: Store) -> Outcome:
         list_config = _list_config(config, slug)
         secret = secret_key()
         backend = make_backend(config)
         try:
             with store.session() as session:
-                release_approved(session, config, list_config, now=utcnow(), backend=backend, secret=secret)
+                resumed = resume_sending(session, config, list_config, backend=backend, secret=secret)
+                result = release_approved(
+                    session, config, list_config, now=daemon_now(), backend=backend, secret=secret
+                )
         finally:
             backend.close()
+        results = [*resumed, *([result] if result is not None else [])]
+        if not results:
+            return "ok", "no held edition in its grace window"
+        return ("error" if any(r.notes for r in results) else "ok"), "; ".join(r.summary() for r in results)
 
     _job(f"held:{slug}", config_path, work)
 
@@ -159,15 +219,24 @@ class JobSpec:
     first_run_now: bool = False  # a new collect job runs at once, not an interval from now
 
 
-def planned_jobs(config: Config, lists: Sequence[ListConfig], config_path: str) -> list[JobSpec]:
-    """Every job CONFIG and LISTS ask for; ConfigError names a list with a bad schedule."""
+def planned_jobs(
+    config: Config, lists: Sequence[ListConfig], config_path: str,
+    sources: Sequence[SourceConfig] | None = None,
+) -> list[JobSpec]:
+    """Every job CONFIG and LISTS ask for; ConfigError names a list with a bad schedule.
+
+    SOURCES are the sources to collect (default: those the file enables); the running daemon
+    passes what the store says (:func:`collected_sources`): the web app's too.
+    """
+    if sources is None:
+        sources = [s for s in config.sources if s.enabled]
     jobs = [
         JobSpec(
             f"collect:{s.name}", collect_job, (config_path, s.name),
             IntervalTrigger(minutes=s.interval, timezone=UTC), timedelta(minutes=s.interval),
             first_run_now=True,
         )
-        for s in config.sources if s.enabled
+        for s in sources
     ]
     for lst in lists:
         schedule = ListSchedule.of(lst)
@@ -180,6 +249,31 @@ def planned_jobs(config: Config, lists: Sequence[ListConfig], config_path: str) 
             timedelta(seconds=HELD_CHECK_SECONDS), first_run_now=True,
         ))
     return jobs
+
+
+def collected_sources(url: str, config: Config) -> list[SourceConfig]:
+    """The sources collection runs now: the file's, less those the web app disables, plus
+    those added in the web app (:func:`newsletter.collect.sources.planned_sources`)."""
+    from newsletter.collect.sources import planned_sources
+
+    store = Store(url)
+    try:
+        with store.session() as session:
+            return [p.config for p in planned_sources(session, config)]
+    finally:
+        store.close()
+
+
+def shift_jobs(jobs: Sequence[JobSpec], offset: timedelta) -> list[JobSpec]:
+    """JOBS as a daemon whose clock runs OFFSET ahead of the real one sees them (tests only):
+    each calendar trigger fires OFFSET earlier in real time; interval triggers are unchanged."""
+    if not offset:
+        return list(jobs)
+    return [
+        spec if isinstance(spec.trigger, IntervalTrigger)
+        else replace(spec, trigger=LeadTrigger(spec.trigger, offset, ZoneInfo("UTC")))
+        for spec in jobs
+    ]
 
 
 def _signature(trigger: BaseTrigger) -> str:
@@ -288,9 +382,16 @@ class Daemon:
     shuts the scheduler down and makes :meth:`run` return.
     """
 
-    def __init__(self, config_path: str | Path | None, *, standby_poll: float = STANDBY_POLL_SECONDS) -> None:
+    def __init__(
+        self,
+        config_path: str | Path | None,
+        *,
+        standby_poll: float = STANDBY_POLL_SECONDS,
+        clock_start: datetime | None = None,
+    ) -> None:
         self.config_path = config_path
         self.standby_poll = standby_poll
+        self.clock_start = clock_start  # tests only: see the module docstring
         self.stop = threading.Event()
         self.scheduler: DaemonScheduler | None = None
         self.lock_lost = False
@@ -322,7 +423,7 @@ class Daemon:
         config = config_mod.load(self.config_path)
         config_path = str(Path(config.path or config_mod.DEFAULT_CONFIG).resolve())
         lists = load_lists(config.folder(config.paths.subscribers) / "lists.toml")
-        jobs = planned_jobs(config, lists, config_path)
+        planned_jobs(config, lists, config_path)  # a bad schedule is a ConfigError now, not later
         self.heartbeat = heartbeat_path(config)
         secret_key()  # fail now, not at the first send time
         make_backend(config).close()
@@ -334,9 +435,15 @@ class Daemon:
         try:
             if not self._wait_for_lock(lock):
                 return
-            self._schedule(url, jobs, lock)
+            _runtime.results = job_results_path(config)
+
+            def plan() -> list[JobSpec]:
+                return planned_jobs(config, lists, config_path, collected_sources(url, config))
+
+            self._schedule(url, plan, lock)
         finally:
             lock.release()
+            _runtime.results, _runtime.clock_offset = None, timedelta(0)
         if self.lock_lost:
             raise NewsletterError(f"lost the {lock}: stopped so that another daemon can take over")
 
@@ -355,7 +462,7 @@ class Daemon:
             self.stop.wait(self.standby_poll)
         return False
 
-    def _schedule(self, url: str, jobs: list[JobSpec], lock: DaemonLock) -> None:
+    def _schedule(self, url: str, plan: Callable[[], list[JobSpec]], lock: DaemonLock) -> None:
         engine = make_engine(url)
         scheduler = DaemonScheduler(
             jobstores={JOBSTORE: SQLAlchemyJobStore(engine=engine), "local": MemoryJobStore()},
@@ -381,10 +488,40 @@ class Daemon:
                 return
             beat()
 
+        def check_sources() -> None:
+            """A source added, disabled or enabled in the web app gets (or loses) its job."""
+            try:
+                planned = shift_jobs(plan(), _runtime.clock_offset)
+            except (OperationalError, NewsletterError) as exc:
+                log.error("cannot read the sources from the store: %s", exc)
+                return
+            wanted = {spec.id for spec in planned if spec.id.startswith("collect:")}
+            have = {job.id for job in scheduler.get_jobs(jobstore=JOBSTORE) if job.id.startswith("collect:")}
+            if wanted != have:
+                report = reconcile(scheduler, planned)
+                log.info("sources changed in the store: %s added, %s removed",
+                         ", ".join(report.added) or "none", ", ".join(report.removed) or "none")
+
         def on_start(_event: object) -> None:
-            report = reconcile(scheduler, jobs)
+            if self.clock_start is not None:
+                _runtime.clock_offset = self.clock_start - utcnow()
+            planned = shift_jobs(plan(), _runtime.clock_offset)
+            if self.clock_start is not None:
+                log.warning(
+                    "test clock: the daemon's clock reads %s (%+.0f s from the real one); "
+                    "next run times below are real times",
+                    self.clock_start.isoformat(), _runtime.clock_offset.total_seconds(),
+                )
+            report = reconcile(scheduler, planned)
+            if _runtime.results is not None:
+                try:
+                    forget_job_results(_runtime.results, [spec.id for spec in planned])
+                except OSError as exc:
+                    log.error("cannot update %s: %s", _runtime.results, exc)
             beat()
             scheduler.add_job(check_lock, "interval", seconds=LOCK_CHECK_SECONDS, id="lock-check", jobstore="local")
+            scheduler.add_job(check_sources, "interval", seconds=SOURCES_CHECK_SECONDS, id="sources-check",
+                              jobstore="local")
             log.info(
                 "jobs: %s added, %s changed, %s kept, %s removed%s", len(report.added),
                 len(report.changed), len(report.kept), len(report.removed),
@@ -402,6 +539,10 @@ class Daemon:
                 "%s: the run of %s was missed by more than its grace time: skipped",
                 event.job_id, event.scheduled_run_time,
             )
+            if event.jobstore == JOBSTORE:
+                when = event.scheduled_run_time.astimezone(UTC)
+                _record(event.job_id, "missed", f"the run of {when:%Y-%m-%d %H:%M} UTC was missed by "
+                        "more than its grace time (daemon down or busy): skipped")
 
         scheduler.add_listener(on_start, EVENT_SCHEDULER_START)
         scheduler.add_listener(on_missed, EVENT_JOB_MISSED)

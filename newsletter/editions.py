@@ -10,6 +10,10 @@ Rebuilding a draft refreshes the candidates but keeps every editor edit: an item
 dropped, restored or moved keeps its inclusion and place, and rewritten titles and summaries
 stay. Only a draft is rebuilt or edited; an approved edition must be unapproved first, and a
 sent one never changes.
+
+With no article since the previous edition, no edition is built (:class:`NothingNewError`),
+unless the caller allows an empty one (the list's ``send_empty``): an edition with no item at
+all, which readers see as "nothing new since the last edition" (the template's empty case).
 """
 
 from __future__ import annotations
@@ -112,8 +116,13 @@ def build_edition(
     day: date,
     *,
     now: datetime | None = None,
+    allow_empty: bool = False,
 ) -> Edition:
-    """Create or refresh the draft edition of LIST_CONFIG for DAY; see the module docstring."""
+    """Create or refresh the draft edition of LIST_CONFIG for DAY; see the module docstring.
+
+    ALLOW_EMPTY (the list's ``send_empty``): with nothing new, build an edition with no item
+    instead of raising NothingNewError.
+    """
     now = now or utcnow()
     mailing_list = _mailing_list(session, list_config)
     edition = session.scalars(
@@ -130,7 +139,7 @@ def build_edition(
     previous = previous_sent(session, mailing_list, day)
     since = (previous.sent_at if previous and previous.sent_at else now - FIRST_EDITION_LOOKBACK)
     candidates = _candidates(session, list_config, since, now)
-    if not candidates and edition is None:
+    if not candidates and edition is None and not allow_empty:
         raise NothingNewError(
             f"nothing new for {list_config.slug} since {since:%Y-%m-%d %H:%M} UTC: no edition built"
         )
@@ -208,6 +217,10 @@ def _item(edition: Edition, item_id: int) -> EditionItem:
     raise EditionError(f"edition {edition.id} has no item {item_id} (its items: {ids})")
 
 
+# The same checks for newsletter.curate's edits (add by URL, regenerate a summary, rebuild).
+check_editable, find_item = _editable, _item
+
+
 def edit_edition(
     edition: Edition,
     *,
@@ -266,12 +279,15 @@ def approve(edition: Edition) -> None:
 
     The daemon sends a held edition approved within its list's grace window; after the window
     it stays unsent unless an editor sends it ('newsletter editions send ID').
+
+    An edition with no item at all is a "nothing new" edition (built for ``send_empty``) and
+    can be approved; one whose items were all dropped cannot.
     """
     if edition.status == "approved":
         return
     if edition.status != "held":
         _editable(edition)
-    if not any(i.included for i in edition.items):
+    if edition.items and not any(i.included for i in edition.items):
         raise EditionError(f"edition {edition.id} has no included item: restore one or cancel it")
     edition.status = "approved"
     edition.approved_at = utcnow()

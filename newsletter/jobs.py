@@ -10,9 +10,14 @@ one row for its local date (unique in the store), and sending a sent edition sen
 so a send that fires twice (the repeated hour when clocks go back, a restart, a second daemon)
 mails nobody twice.
 
-Review ``required``: an edition not approved by its send time is ``held``. An approval within
-the list's grace window (:func:`send_grace`, counted from the send time) sends it at the next
-``held:<list>`` check; once the window has closed it stays unsent, and the check logs so once.
+Review ``required``: an edition not approved by its send time is ``held``, and the list's
+``editors`` get a short email (:mod:`newsletter.notify`). An approval within the list's grace
+window (:func:`send_grace`, counted from the send time) sends it at the next ``held:<list>``
+check; once the window has closed it stays unsent, and the check logs so once.
+
+Nothing new since the last edition: with ``send_empty`` false (the default) no edition is built
+and the send logs one line, no mail; with ``send_empty`` true an edition with no item is built
+and sent like any other ("nothing new since the last edition", in the list's language).
 """
 
 from __future__ import annotations
@@ -29,9 +34,9 @@ from newsletter.audience.lists import ListConfig, sync_lists
 from newsletter.config import Config
 from newsletter.deliver.message import MailBackend
 from newsletter.editions import NothingNewError, approve, build_edition
-from newsletter.errors import EditionError
+from newsletter.errors import EditionError, NewsletterError
 from newsletter.schedule import ListSchedule
-from newsletter.store.models import Edition
+from newsletter.store.models import Edition, utcnow
 
 # the daemon's log lines keep one logger name, whichever module writes them
 log = logging.getLogger("newsletter.daemon")
@@ -64,24 +69,39 @@ def draft_list(session: Session, list_config: ListConfig, *, now: datetime) -> E
         log.info("%s: edition %s for %s is %s: left as it is", list_config.slug, existing.id, day, existing.status)
         return existing
     try:
-        edition = build_edition(session, list_config, day, now=now)
+        edition = build_edition(session, list_config, day, now=now, allow_empty=list_config.send_empty)
     except NothingNewError as exc:
         log.info("%s: %s", list_config.slug, exc)
         return None
     session.commit()
     included = sum(1 for item in edition.items if item.included)
-    log.info("%s: draft edition %s for %s with %s items", list_config.slug, edition.id, day, included)
+    empty = " (nothing new: send_empty is set)" if not edition.items else ""
+    log.info("%s: draft edition %s for %s with %s items%s", list_config.slug, edition.id, day, included, empty)
     return edition
 
 
 @dataclass
 class SendResult:
-    """What a send run did: ``sent``, ``already sent``, ``held``, ``cancelled``, ``nothing new``..."""
+    """What a send run did: ``sent``, ``already sent``, ``held``, ``cancelled``, ``nothing new``...
+
+    NOTES are problems (failed or uncertain batches, a notice not sent): the run is an error.
+    """
 
     outcome: str
     edition_id: int | None = None
     messages: int = 0
     notes: list[str] = field(default_factory=list)
+    notified: list[str] = field(default_factory=list)  # editors told of a held edition
+
+    def summary(self) -> str:
+        """One line for ``newsletter status``: "sent: edition 4, 3 messages"."""
+        details = [f"edition {self.edition_id}"] if self.edition_id is not None else []
+        if self.messages:
+            details.append(f"{self.messages} messages")
+        if self.notified:
+            details.append(f"{len(self.notified)} editors notified")
+        line = f"{self.outcome}: {', '.join(details)}" if details else self.outcome
+        return line + "".join(f"; {note}" for note in self.notes)
 
 
 def send_list(
@@ -102,16 +122,20 @@ def send_list(
     from newsletter.deliver.send import send_edition
 
     slug = list_config.slug
-    day = ListSchedule.of(list_config).send_day(now, send_grace(list_config))
+    schedule = ListSchedule.of(list_config)
+    day = schedule.send_day(now, send_grace(list_config))
     edition = _edition(session, list_config, day)
     if edition is None:  # the draft did not run (daemon down then, or no lead time): build now
         try:
-            edition = build_edition(session, list_config, day, now=now)
+            edition = build_edition(session, list_config, day, now=now, allow_empty=list_config.send_empty)
         except NothingNewError as exc:
-            note = " (send_empty is set, but an edition with no article cannot be built yet)" if list_config.send_empty else ""
-            log.info("%s: %s: no mail%s", slug, exc, note)
+            log.info("%s: %s: no mail", slug, exc)
             return SendResult("nothing new")
         session.commit()
+    if edition.status == "draft" and not edition.items and not list_config.send_empty:
+        # a draft whose articles all went into an earlier edition sent since it was built
+        log.info("%s: edition %s for %s has no article and send_empty is off: no mail", slug, edition.id, day)
+        return SendResult("nothing new", edition.id)
     result = SendResult(edition.status, edition.id)
     if edition.status in ("sent", "cancelled", "held"):
         why = {"sent": "already sent", "cancelled": "cancelled by an editor: not sent", "held": "held: not sent"}
@@ -127,12 +151,14 @@ def send_list(
         session.commit()
         session.refresh(edition)
         if held:
-            # TODO(issue 7): email the list's editors (no editor-to-list mapping exists yet)
-            log.warning(
-                "%s: edition %s for %s held: not approved by its send time (review = required)",
-                slug, edition.id, day,
-            )
             result.outcome = "held"
+            _notify_held(config, list_config, edition, schedule, now, backend, result)
+            log.warning(
+                "%s: edition %s for %s held: not approved by its send time (review = required); %s",
+                slug, edition.id, day,
+                f"editors notified: {', '.join(result.notified)}" if result.notified
+                else "no editor notified" + ("" if list_config.editors else " (lists[].editors is empty)"),
+            )
             return result
     if edition.status == "draft":  # review = auto
         try:
@@ -144,7 +170,7 @@ def send_list(
             return result
         session.commit()
         log.info("%s: edition %s for %s approved (review = auto)", slug, edition.id, day)
-    report = send_edition(session, config, list_config, edition.id, backend, secret)
+    report = send_edition(session, config, list_config, edition.id, backend, secret, wait_for_retries=False)
     result.outcome, result.messages = "sent", report.sent
     result.notes = [*report.failed, *(f"batch {n} uncertain" for n in report.uncertain)]
     log.info(
@@ -157,8 +183,65 @@ def send_list(
     return result
 
 
+def resume_sending(
+    session: Session, config: Config, list_config: ListConfig, *, backend: MailBackend, secret: str
+) -> list[SendResult]:
+    """Send the batches of LIST_CONFIG's editions still ``sending`` whose next attempt is due.
+
+    The daemon never sleeps through a provider's outage inside a job (its other jobs would
+    wait): a send leaves batches put back for a later attempt pending, and the ``held:<list>``
+    check, every HELD_CHECK_SECONDS, sends them when due (as ``newsletter worker`` would).
+    """
+    from newsletter.deliver.batches import next_attempt
+    from newsletter.deliver.send import send_edition
+
+    list_id = sync_lists(session, [list_config])[list_config.slug].id
+    sending = session.scalars(
+        select(Edition.id).where(Edition.list_id == list_id, Edition.status == "sending")
+    ).all()
+    results = []
+    for edition_id in sending:
+        due = next_attempt(session, edition_id=edition_id)
+        if due is None or due > utcnow():
+            continue
+        report = send_edition(session, config, list_config, edition_id, backend, secret, wait_for_retries=False)
+        result = SendResult("resumed", edition_id, report.sent)
+        result.notes = [*report.failed, *(f"batch {n} uncertain" for n in report.uncertain)]
+        log.info("%s: edition %s: %s messages sent on a later attempt%s", list_config.slug, edition_id,
+                 report.sent, f"; {len(report.retrying)} batches wait for another" if report.retrying else "")
+        for note in result.notes:
+            log.error("%s: edition %s: %s", list_config.slug, edition_id, note)
+        results.append(result)
+    return results
+
+
+def _notify_held(
+    config: Config,
+    list_config: ListConfig,
+    edition: Edition,
+    schedule: ListSchedule,
+    now: datetime,
+    backend: MailBackend,
+    result: SendResult,
+) -> None:
+    """Email the editors that EDITION is held; a failure is a note, the edition stays held."""
+    from newsletter.notify import send_held_notice
+
+    send_time = latest_send(schedule, now, send_grace(list_config)) or now.astimezone(UTC)
+    try:
+        result.notified = send_held_notice(
+            backend, config, list_config, edition,
+            send_time=send_time, deadline=send_time + send_grace(list_config),
+        )
+    except NewsletterError as exc:
+        result.notes.append(f"editors not notified: {exc}")
+        log.error("%s: edition %s held, but its editors were not notified: %s", list_config.slug, edition.id, exc)
+
+
 def latest_send(schedule: ListSchedule, now: datetime, lookback: timedelta) -> datetime | None:
     """The latest send time of SCHEDULE in [NOW - LOOKBACK, NOW], or None."""
+    # in UTC: two local times of one zone compare as wall-clock times, blind to a repeated hour
+    now = now.astimezone(UTC)
     latest = None
     fire = schedule.send.get_next_fire_time(None, now - lookback)
     while fire is not None and fire <= now:
@@ -215,7 +298,7 @@ def release_approved(
             slug, edition.id, day, f"{approved_at.astimezone(UTC):%H:%M}", closed, edition.id,
         )
         return SendResult("approved too late", edition.id)
-    report = send_edition(session, config, list_config, edition.id, backend, secret)
+    report = send_edition(session, config, list_config, edition.id, backend, secret, wait_for_retries=False)
     result = SendResult("sent", edition.id, report.sent)
     result.notes = [*report.failed, *(f"batch {n} uncertain" for n in report.uncertain)]
     log.info(
@@ -227,16 +310,21 @@ def release_approved(
     return result
 
 
-def collect_source(session: Session, config: Config, name: str) -> None:
-    """Collect one source, then enrich and summarize what is new."""
+def collect_source(session: Session, config: Config, name: str) -> str:
+    """Collect one source, then enrich and summarize what is new; what it did, in one line."""
     from newsletter.collect.run import collect
     from newsletter.enrich.pending import enrich_pending
     from newsletter.summarize.pending import summarize_pending
 
     (report,) = collect(session, config, names=[name])
+    if report.disabled:
+        log.info("%s: disabled in the web app, not fetched", name)
+        return "disabled in the web app: not fetched"
     enriched = enrich_pending(session, config)
     summarized = summarize_pending(session, config)
     state = "not modified" if report.not_modified else f"{report.new} new, {report.known} known"
-    log.info("%s: %s; %s enriched, %s summarized", name, state, len(enriched), summarized)
+    done = f"{state}; {len(enriched)} enriched, {summarized} summarized"
+    log.info("%s: %s", name, done)
     for message in report.errors:
         log.warning("%s: %s", name, message)
+    return done + (f"; {len(report.errors)} errors (see 'newsletter status')" if report.errors else "")

@@ -2,12 +2,16 @@
 
 The daemon's heartbeat is a file, ``<data folder>/daemon.heartbeat``, holding the ISO time of
 its last lock check (every 30 s): no table, so no migration, and readable without the database.
+Next to it, ``daemon.jobs.json`` holds the last result of each of its jobs (ok, error or
+missed, with a one-line message and the time), written by the active daemon after every run.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +25,8 @@ from newsletter.schedule import ListSchedule
 from newsletter.store.models import Article, DeliveryBatch, Edition, MailingList, Source, Summary
 
 HEARTBEAT_FILE = "daemon.heartbeat"
+JOB_RESULTS_FILE = "daemon.jobs.json"
+JOB_RESULTS = ("ok", "error", "missed")
 
 
 @dataclass
@@ -150,10 +156,7 @@ def heartbeat_path(config: Config) -> Path:
 
 def write_heartbeat(path: Path, now: datetime) -> None:
     """Record NOW in PATH atomically (a reader never sees half a time)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(now.astimezone(UTC).isoformat() + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    _write_atomically(path, now.astimezone(UTC).isoformat() + "\n")
 
 
 def read_heartbeat(path: Path) -> datetime | None:
@@ -169,3 +172,77 @@ def heartbeat_age(path: Path, now: datetime) -> float | None:
     """Seconds since the daemon's last heartbeat, or None without one."""
     when = read_heartbeat(path)
     return None if when is None else max(0.0, (now - when).total_seconds())
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+# -- the last result of each daemon job ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """The last run of one daemon job: RESULT is ok, error or missed (skipped: too late)."""
+
+    job: str
+    result: str
+    message: str
+    at: datetime
+
+
+_results_lock = threading.Lock()  # jobs and the scheduler's listeners write from their threads
+
+
+def job_results_path(config: Config) -> Path:
+    return config.data_dir / JOB_RESULTS_FILE
+
+
+def _load_results(path: Path) -> dict[str, dict[str, str]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    jobs = data.get("jobs") if isinstance(data, dict) else None
+    return {k: v for k, v in jobs.items() if isinstance(v, dict)} if isinstance(jobs, dict) else {}
+
+
+def _save_results(path: Path, jobs: dict[str, dict[str, str]]) -> None:
+    _write_atomically(path, json.dumps({"jobs": dict(sorted(jobs.items()))}, ensure_ascii=False, indent=1) + "\n")
+
+
+def record_job_result(path: Path, job: str, result: str, message: str, at: datetime) -> None:
+    """Record the last run of JOB in PATH (atomically: a reader sees the old file or the new)."""
+    if result not in JOB_RESULTS:
+        raise ValueError(f"job result {result!r} is not one of {', '.join(JOB_RESULTS)}")
+    with _results_lock:
+        jobs = _load_results(path)
+        jobs[job] = {"result": result, "message": message, "at": at.astimezone(UTC).isoformat()}
+        _save_results(path, jobs)
+
+
+def forget_job_results(path: Path, keep: Iterable[str]) -> list[str]:
+    """Drop the results of jobs not in KEEP (removed lists and sources); the ids dropped."""
+    keep = set(keep)
+    with _results_lock:
+        jobs = _load_results(path)
+        gone = sorted(set(jobs) - keep)
+        if gone:
+            _save_results(path, {k: v for k, v in jobs.items() if k in keep})
+    return gone
+
+
+def read_job_results(path: Path) -> list[JobResult]:
+    """The last result of each job, by job id; none if the daemon never ran here."""
+    results = []
+    for job, entry in sorted(_load_results(path).items()):
+        try:
+            when = datetime.fromisoformat(str(entry.get("at", "")))
+        except ValueError:
+            continue
+        when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        results.append(JobResult(job, str(entry.get("result", "?")), str(entry.get("message", "")), when))
+    return results

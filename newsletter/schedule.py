@@ -232,6 +232,9 @@ class ListSchedule:
         A send that runs late (a misfire within the grace time) still sends that day's
         edition, even past midnight; with no send time in the window, today's local date.
         """
+        # in UTC: two local times of one zone compare as wall-clock times, blind to a repeated
+        # hour, and subtracting LOOKBACK from a local time is wall-clock arithmetic
+        now = now.astimezone(UTC)
         latest = None
         fire = self.send.get_next_fire_time(None, now - lookback)
         while fire is not None and fire <= now:

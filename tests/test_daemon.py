@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import logging
 import mailbox
 import subprocess
@@ -13,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -147,6 +150,67 @@ def test_required_review_without_approval_is_held_and_not_sent(store: Store, new
     assert _recipients(tmp_path / "outbox") == []
 
 
+EDITORS = ["chief@example.org", "night.desk@example.org"]
+
+
+def test_a_held_edition_is_announced_to_the_editors_once(store: Store, newsroom, tmp_path: Path, caplog) -> None:
+    lst = _list(review="required", editors=EDITORS)
+    draft, first, second = _times(lst)
+    with store.session() as session, caplog.at_level(logging.INFO, "newsletter.daemon"):
+        edition = draft_list(session, lst, now=draft)
+        held = _send(session, newsroom, lst, first)
+        assert (held.outcome, held.notified, held.notes) == ("held", EDITORS, [])
+        assert held.summary() == f"held: edition {edition.id}, 2 editors notified"
+        assert _send(session, newsroom, lst, second).notified == []  # the repeated 02:30: no second notice
+    assert f"editors notified: {', '.join(EDITORS)}" in caplog.text
+    notices = _messages(tmp_path / "outbox" / "edition-0.mbox")  # not an edition, as the confirmation mail
+    assert sorted(m["To"] for m in notices) == EDITORS
+    notice = notices[0]
+    assert notice["Subject"] == "[Revue de presse] edition of 2026-10-25 held: approve it by 02:00 CET"
+    assert notice["From"] == "Revue <revue@example.org>" and notice["Auto-Submitted"] == "auto-generated"
+    assert notice["List-Unsubscribe"] is None  # editors are no subscribers
+    text, html = _parts(notice)
+    assert f"Edition #{edition.id} of \"Revue de presse\" for 2026-10-25 was not approved by its send time" in text
+    # the first 02:30 of the night the clocks go back is still summer time; 30 minutes later, not
+    assert "2026-10-25 02:30 CEST (00:30 UTC)" in text and "Approve it by 02:00 CET (01:00 UTC)" in text
+    assert f"newsletter editions approve {edition.id}" in text and "2 items included." in text
+    assert f"<pre>newsletter editions show {edition.id}" in html
+    assert _recipients(tmp_path / "outbox") == EDITORS  # and no reader got anything
+
+
+def test_a_notice_that_cannot_be_sent_leaves_the_edition_held_and_says_so(store: Store, newsroom, tmp_path: Path, caplog) -> None:
+    lst = _list(review="required", editors=EDITORS)
+    draft, first, _ = _times(lst)
+    (tmp_path / "outbox").write_text("a file where the outbox folder should be", encoding="utf-8")
+    with store.session() as session, caplog.at_level(logging.INFO, "newsletter.daemon"):
+        draft_list(session, lst, now=draft)
+        held = _send(session, newsroom, lst, first)
+        assert held.outcome == "held" and held.notified == []
+        (note,) = held.notes
+        assert note.startswith("editors not notified: cannot write the outbox file")
+        assert [e.status for e in _editions(session)] == ["held"]
+    assert "held, but its editors were not notified: cannot write the outbox file" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("editors", "error"),
+    [
+        (["chief@example.org", "nobody"], "lists[0].editors[1]: 'nobody' is not a valid email address"),
+        (["chief@example.org", "Chief@Example.org"], "lists[0].editors[1]: 'Chief@Example.org' is given twice"),
+        ("chief@example.org", "lists[0].editors: expected a list of strings"),
+    ],
+)
+def test_editors_are_checked_addresses(editors: object, error: str) -> None:
+    from newsletter.audience.lists import parse_lists
+    from newsletter.errors import ConfigError
+
+    data = {"slug": "revue", "name": "Revue", "from_name": "Revue", "from_address": "revue@example.org", "tags": ["eco"]}
+    assert parse_lists({"lists": [data]})[0].editors == []
+    with pytest.raises(ConfigError) as caught:
+        parse_lists({"lists": [{**data, "editors": editors}]})
+    assert str(caught.value).startswith(error)
+
+
 def test_required_review_approved_in_time_is_sent(store: Store, newsroom, tmp_path: Path) -> None:
     lst = _list(review="required")
     draft, first, _ = _times(lst)
@@ -179,15 +243,83 @@ def test_a_missed_draft_is_built_at_send_time(store: Store, newsroom, tmp_path: 
     assert len(_recipients(tmp_path / "outbox")) == 3
 
 
-def test_nothing_new_sends_no_mail_and_says_so(store: Store, make_config, tmp_path: Path, caplog) -> None:
+def test_nothing_new_sends_no_mail_and_says_so_in_one_line(store: Store, make_config, tmp_path: Path, caplog) -> None:
     config = make_config(paths={"templates": str(ROOT / "templates"), "outbox": str(tmp_path / "outbox")})
-    lst = _list(send_empty=True)
+    lst = _list()  # send_empty is off by default
     draft, first, _ = _times(lst)
     with store.session() as session, caplog.at_level(logging.INFO, "newsletter.daemon"):
         assert draft_list(session, lst, now=draft) is None
+        caplog.clear()
         assert _send(session, config, lst, first).outcome == "nothing new"
         assert session.scalar(select(func.count()).select_from(Edition)) == 0
-    assert "nothing new for revue since" in caplog.text and "send_empty is set" in caplog.text
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith("revue: nothing new for revue since") and line.endswith(": no mail")
+    assert not (tmp_path / "outbox").exists()
+
+
+def _messages(path: Path) -> list[EmailMessage]:
+    """The messages of an outbox mbox file, headers decoded."""
+    box = mailbox.mbox(str(path), factory=lambda f: email.message_from_binary_file(f, policy=email.policy.default))
+    messages = list(box)
+    box.close()
+    return messages
+
+
+def _parts(message: EmailMessage) -> tuple[str, str]:
+    return message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()
+
+
+def test_send_empty_sends_a_short_edition_saying_nothing_is_new(store: Store, newsroom, tmp_path: Path, caplog) -> None:
+    lst = _list(send_empty=True)
+    _, first, _ = _times(lst)
+    next_day = first + timedelta(days=1)
+    with store.session() as session, caplog.at_level(logging.INFO, "newsletter.daemon"):
+        assert _send(session, newsroom, lst, first).messages == 3
+        empty = draft_list(session, lst, now=next_day - timedelta(hours=1))
+        assert empty is not None and empty.items == [] and str(empty.date) == "2026-10-26"
+        assert "with 0 items (nothing new: send_empty is set)" in caplog.text
+        result = _send(session, newsroom, lst, next_day)
+        assert (result.outcome, result.edition_id, result.messages) == ("sent", empty.id, 3)
+        assert [(str(e.date), e.status) for e in _editions(session)] == [("2026-10-25", "sent"), ("2026-10-26", "sent")]
+    messages = _messages(tmp_path / "outbox" / f"edition-{empty.id}.mbox")
+    assert sorted(m["To"] for m in messages) == [f"reader{i}@example.org" for i in range(3)]
+    text, html = _parts(messages[0])
+    assert "Rien de nouveau depuis la dernière édition." in text
+    assert '<p class="empty"' in html and "Rien de nouveau depuis la derni" in html
+    assert "La banque centrale" not in text  # yesterday's articles are not sent again
+    assert "Revue de presse — lundi 26 octobre 2026" in messages[0]["Subject"]
+
+
+def test_an_edition_with_no_article_is_not_sent_without_send_empty(store: Store, newsroom, tmp_path: Path) -> None:
+    """A draft whose articles all went into an earlier edition, sent after it was built."""
+    from newsletter.editions import build_edition
+
+    lst = _list()
+    _, first, _ = _times(lst)
+    with store.session() as session:
+        edition = build_edition(session, lst, first.date(), now=EVE - timedelta(days=3), allow_empty=True)
+        session.commit()
+        result = _send(session, newsroom, lst, first)
+        assert (result.outcome, result.edition_id, result.messages) == ("nothing new", edition.id, 0)
+        assert [e.status for e in _editions(session)] == ["draft"]
+    assert _recipients(tmp_path / "outbox") == []
+
+
+def test_approving_an_edition_with_no_article_but_not_one_with_every_item_dropped(store: Store, newsroom) -> None:
+    from newsletter.editions import build_edition, set_included
+    from newsletter.errors import EditionError
+
+    lst = _list(send_empty=True)
+    with store.session() as session:
+        full = build_edition(session, lst, EVE.date(), now=EVE + timedelta(hours=1))
+        for item in list(full.items):
+            set_included(full, item.id, False)
+        with pytest.raises(EditionError, match=f"edition {full.id} has no included item: restore one or cancel it"):
+            approve(full)
+        empty = build_edition(session, lst, EVE.date() + timedelta(days=9), now=EVE + timedelta(days=9), allow_empty=True)
+        assert empty.items == []
+        approve(empty)
+        assert empty.status == "approved"
 
 
 def test_a_held_edition_approved_within_the_grace_window_is_sent_once(store: Store, newsroom, tmp_path: Path, caplog) -> None:
@@ -486,6 +618,81 @@ def test_a_standby_daemon_takes_over_then_stops_cleanly(tmp_path: Path, monkeypa
     store.close()
 
 
+def test_each_job_records_its_last_result_and_a_failure_says_why(tmp_path: Path, monkeypatch) -> None:
+    from newsletter import daemon as daemon_mod
+    from newsletter.daemon import held_job, send_job
+    from newsletter.report import forget_job_results, read_job_results
+
+    config = _workspace(tmp_path, monkeypatch)
+    results = tmp_path / "daemon.jobs.json"
+    monkeypatch.setattr(daemon_mod._runtime, "results", results)
+    held_job(str(config), "revue")
+    send_job(str(config), "gone")  # a list removed from lists.toml while its job still ran
+    (held, gone) = read_job_results(results)  # by job id
+    assert (held.job, held.result, held.message) == ("held:revue", "ok", "no held edition in its grace window")
+    assert (gone.job, gone.result) == ("send:gone", "error")
+    assert gone.message.startswith("no list named 'gone' in lists.toml (known: revue)")
+    assert abs((datetime.now(UTC) - gone.at).total_seconds()) < 600
+    assert forget_job_results(results, ["held:revue"]) == ["send:gone"]
+    assert [r.job for r in read_job_results(results)] == ["held:revue"]
+
+
+def test_the_running_daemon_records_results_and_forgets_removed_jobs(tmp_path: Path, monkeypatch) -> None:
+    from newsletter.report import read_job_results, record_job_result
+
+    config = _workspace(tmp_path, monkeypatch)
+    results = tmp_path / "daemon.jobs.json"  # data = tmp_path
+    record_job_result(results, "send:gone", "ok", "sent: edition 1, 3 messages", datetime(2026, 1, 1, tzinfo=UTC))
+    daemon = Daemon(config)
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        _wait_for(lambda: [r.job for r in read_job_results(results)] == ["held:revue"], "the held:revue result")
+        (held,) = read_job_results(results)
+        assert held.result == "ok"
+    finally:
+        daemon.request_stop("SIGTERM")
+        thread.join(20)
+    assert not thread.is_alive()
+
+
+def test_a_test_clock_shifts_calendar_triggers_only(make_config, tmp_path: Path) -> None:
+    from newsletter.daemon import shift_jobs
+
+    (tmp_path / "articles").mkdir()
+    config = make_config(sources=[{"name": "local", "kind": "file", "url": "articles", "interval": 15}])
+    jobs = {j.id: j for j in shift_jobs(planned_jobs(config, [_list()], "/c.toml"), timedelta(minutes=10))}
+    assert str(jobs["collect:local"].trigger) == "interval[0:15:00]"
+    assert str(jobs["held:revue"].trigger) == "interval[0:01:00]"
+    send = jobs["send:revue"].trigger.get_next_fire_time(None, EVE)
+    draft = jobs["draft:revue"].trigger.get_next_fire_time(None, EVE)
+    # the daemon's clock is 10 minutes ahead: it reaches 02:30 Paris (00:30 UTC) 10 minutes early
+    assert send.astimezone(UTC) == datetime(2026, 10, 25, 0, 20, tzinfo=UTC)
+    assert draft.astimezone(UTC) == datetime(2026, 10, 24, 23, 20, tzinfo=UTC)
+
+
+def test_the_systemd_unit_runs_this_daemon_with_its_stop_signal_and_exit_statuses() -> None:
+    import configparser
+    import shlex
+
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+    from newsletter.errors import ConfigError
+
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign] - systemd keys are case-sensitive
+    unit.read(ROOT / "deploy" / "newsletter-daemon.service", encoding="utf-8")
+    service = unit["Service"]
+    program, *args = shlex.split(service["ExecStart"])
+    assert program.endswith("/bin/newsletter") and "daemon" in args
+    result = CliRunner().invoke(cli, [*args, "--help"])  # every option of the unit exists
+    assert result.exit_code == 0 and "Run the schedule" in result.output
+    assert service["KillSignal"] == "SIGTERM"  # the job in hand finishes, exit 0
+    assert service["RestartPreventExitStatus"] == str(ConfigError.exit_code)  # bad configuration
+    assert service["Restart"] == "on-failure"
+
+
 # -- real processes ----------------------------------------------------------------------------
 
 
@@ -530,3 +737,25 @@ def test_processes_standby_take_over_on_sigkill_and_stop_on_sigterm(tmp_path: Pa
     finally:
         first.kill()
         first.wait()
+
+
+def test_sources_added_or_disabled_in_the_web_app_get_or_lose_their_collect_job(store: Store, make_config) -> None:
+    from newsletter.collect.sources import SourceFields, add_web_source, ensure_file_sources, set_enabled
+    from newsletter.daemon import collected_sources
+    from newsletter.store.models import Source
+
+    config = make_config(sources=[
+        {"name": "journal", "url": "https://journal.example/rss", "interval": 30},
+        {"name": "off", "url": "https://off.example/rss", "enabled": False},
+    ])
+    with store.session() as session:
+        ensure_file_sources(session, config)
+        add_web_source(session, config, SourceFields(name="web-feed", url="https://web.example/feed.xml"))
+        session.commit()
+    jobs = {j.id for j in planned_jobs(config, [], "/c.toml", collected_sources(store.url, config))}
+    assert {"collect:journal", "collect:web-feed"} <= jobs and "collect:off" not in jobs
+    with store.session() as session:
+        set_enabled(session, session.scalar(select(Source).where(Source.name == "journal")), False)
+        session.commit()
+    jobs = {j.id for j in planned_jobs(config, [], "/c.toml", collected_sources(store.url, config))}
+    assert "collect:journal" not in jobs and "collect:web-feed" in jobs

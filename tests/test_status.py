@@ -66,3 +66,24 @@ def test_held_and_uncertain_editions_and_the_heartbeat(workspace_config: str, tm
     ) in out
     assert f"edition #{sent} (digest-en, 2026-11-28, sent): 1 uncertain batches: see 'newsletter editions show {sent}'" in out
     assert re.search(r"daemon: last heartbeat \d s ago", out)
+
+
+def test_the_last_result_of_each_daemon_job(workspace_config: str) -> None:  # noqa: F811
+    from newsletter.report import job_results_path, record_job_result
+
+    _ok(workspace_config, "init")
+    assert "daemon job" not in _ok(workspace_config, "status")  # the daemon never ran here
+    results = job_results_path(load(workspace_config))
+    record_job_result(results, "send:revue-fr", "ok", "sent: edition 4, 3 messages", datetime(2026, 3, 2, 7, 0, 4, tzinfo=UTC))
+    record_job_result(
+        results, "collect:agency", "error", "sources[0].url: file not found: /srv/feeds/agency",
+        datetime(2026, 3, 2, 6, 45, tzinfo=UTC),
+    )
+    record_job_result(results, "draft:digest-en", "missed", "the run of 2026-03-02 06:30 UTC was missed", datetime(2026, 3, 2, 7, 1, tzinfo=UTC))
+    out = _ok(workspace_config, "status")
+    table = out[out.index("Last run of each daemon job:"):]
+    assert table.index("collect:agency") < table.index("draft:digest-en") < table.index("send:revue-fr")
+    flat = " ".join(table.split())  # rich wraps long lines at 80 columns
+    assert "send:revue-fr 2026-03-02 07:00 UTC ok: sent: edition 4, 3 messages" in flat
+    assert "collect:agency 2026-03-02 06:45 UTC error: sources[0].url: file not found: /srv/feeds/agency" in flat
+    assert "draft:digest-en 2026-03-02 07:01 UTC missed: the run of 2026-03-02 06:30 UTC was missed" in flat

@@ -63,10 +63,17 @@ class ListConfig:
     )
     template: str = setting("Email template folder under templates/email/.", "default")
     send_empty: bool = setting(
-        "Send an edition even when no article matched (otherwise it is skipped).", False
+        "With nothing new since the last edition, send a short edition saying so "
+        "(otherwise: no mail, one log line).",
+        False,
     )
     lead_minutes: int = setting(
         "Minutes before the send time at which the draft is built (time for review).", 60
+    )
+    editors: list[str] = setting(
+        "Addresses emailed when an edition is held (review = required, not approved by its "
+        "send time).",
+        default_factory=list,
     )
 
     @property
@@ -148,6 +155,12 @@ def _validate(lists: list[ListConfig]) -> None:
             ) from None
         if lst.lead_minutes < 0:
             raise ConfigError(f"{where}.lead_minutes: must be 0 or more")
+        editors: set[str] = set()
+        for j, address in enumerate(lst.editors):
+            _check_address(address, f"{where}.editors[{j}]")
+            if address.strip().lower() in editors:
+                raise ConfigError(f"{where}.editors[{j}]: {address!r} is given twice")
+            editors.add(address.strip().lower())
 
 
 def parse_lists(data: dict[str, object]) -> list[ListConfig]:

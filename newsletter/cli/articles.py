@@ -80,7 +80,9 @@ def status(ctx: click.Context, at: Any) -> None:
         attention_editions,
         heartbeat_age,
         heartbeat_path,
+        job_results_path,
         list_plans,
+        read_job_results,
         store_status,
     )
 
@@ -131,6 +133,13 @@ def status(ctx: click.Context, at: Any) -> None:
         else f"daemon: last heartbeat {age:.0f} s ago",
         markup=False, highlight=False,
     )
+    results = read_job_results(job_results_path(config))
+    if results:
+        console.print("Last run of each daemon job:", highlight=False)
+    width = max((len(r.job) for r in results), default=0)
+    for r in results:
+        console.print(f"  {r.job:<{width}}  {r.at:%Y-%m-%d %H:%M} UTC  {r.result}: {r.message}",
+                      markup=False, highlight=False)
     for e in attention:
         if e.status == "held":
             step = f"held: approve it within the grace window ('newsletter editions approve {e.id}')"
@@ -174,16 +183,16 @@ def collect(ctx: click.Context, names: tuple[str, ...]) -> None:
     from newsletter.collect.run import collect as run_collect
 
     config = config_of(ctx)
-    for name in names:
-        config.source(name)  # an unknown name is a usage error before anything is fetched
-    store = store_of(ctx)
+    store = store_of(ctx)  # an unknown name is a usage error before anything is fetched
     console = Console()
 
     def progress(name: str, report: Any) -> None:
         if report is None:
             console.print(f"[dim]collecting {name}…[/dim]", highlight=False)
         else:
-            state = "not modified" if report.not_modified else f"{report.new} new, {report.known} known"
+            state = ("disabled in the web app: not fetched" if report.disabled
+                     else "not modified" if report.not_modified
+                     else f"{report.new} new, {report.known} known")
             mark = "[red]✗[/red]" if report.failed else "[green]✓[/green]"
             console.print(f"{mark} {name}: {state}", highlight=False)
 

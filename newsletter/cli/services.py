@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 
 from newsletter.cli.base import cli, config_of, store_of
@@ -28,11 +30,24 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
         store.close()
 
 
+def _instant(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date and time (2026-10-25T05:29:57Z)") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 @cli.command()
 @click.option("--log-format", type=click.Choice(["plain", "json"]), default="plain", show_default=True,
               help="Log lines as text, or one JSON object per line.")
+@click.option("--clock-start", callback=_instant, hidden=True,
+              help="Tests only: the daemon's clock reads this instant (UTC unless given) when it "
+                   "starts scheduling, then runs at the real pace.")
 @click.pass_context
-def daemon(ctx: click.Context, log_format: str) -> None:
+def daemon(ctx: click.Context, log_format: str, clock_start: datetime | None) -> None:
     """Run the schedule: collect sources, build drafts, send editions at each list's time.
 
     One daemon per store: a second one waits as standby and takes over when the first dies.
@@ -43,7 +58,7 @@ def daemon(ctx: click.Context, log_format: str) -> None:
     from newsletter.daemon import Daemon, configure_logging
 
     configure_logging(log_format)
-    runner = Daemon(ctx.obj["config_path"])
+    runner = Daemon(ctx.obj["config_path"], clock_start=clock_start)
 
     def request_stop(signum: int, _frame: object) -> None:
         runner.request_stop(signal.Signals(signum).name)

@@ -46,6 +46,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "ar": "تصلك هذه الرسالة لأنك مشترك في «{list}».",
     },
     "default_list_name": {"fr": "Revue de presse", "en": "Press review", "ar": "مراجعة الصحافة"},
+    # an edition with no article (the list's send_empty)
+    "nothing_new": {
+        "fr": "Rien de nouveau depuis la dernière édition.",
+        "en": "Nothing new since the last edition.",
+        "ar": "لا جديد منذ العدد السابق.",
+    },
 }
 
 # Readable defaults for common tags; an editor can still rename a section.
