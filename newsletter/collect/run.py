@@ -1,7 +1,10 @@
-"""The collect stage: every configured source, fetched, parsed and stored once.
+"""The collect stage: every source, fetched, parsed and stored once.
 
-A failing source never stops the others: its error is recorded on the Source row
-(``last_error``, ``error_count``) and in the run's report, and the run goes on.
+The sources are those of newsletter.toml and those added in the editors' web app, less those
+disabled there (:mod:`newsletter.collect.sources` holds the rule). Each fetch adds a line to the
+source's history (ok, not-modified or error, with the new articles). A failing source never
+stops the others: its error is recorded on the Source row (``last_error``, ``error_count``),
+in its history and in the run's report, and the run goes on.
 """
 
 from __future__ import annotations
@@ -11,12 +14,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.collect import feeds, files, pages
 from newsletter.collect.article import CollectedArticle
 from newsletter.collect.http import Fetcher
-from newsletter.collect.store import add_article, import_source, known_article, sync_source
+from newsletter.collect.sources import ORIGIN_WEB, planned_sources
+from newsletter.collect.store import (
+    add_article,
+    import_source,
+    known_article,
+    record_fetch,
+    sync_source,
+)
 from newsletter.config import Config, SourceConfig, is_remote
 from newsletter.errors import NewsletterError
 from newsletter.store.models import Article, Source, utcnow
@@ -33,6 +44,7 @@ class SourceReport:
     known: int = 0
     skipped: int = 0
     not_modified: bool = False
+    disabled: bool = False  # disabled in the web app: not fetched
     errors: list[str] = field(default_factory=list)
     articles: list[Article] = field(default_factory=list)
 
@@ -54,10 +66,15 @@ class Collector:
 
     # -- one source ---------------------------------------------------------------------
 
-    def collect_source(self, source_config: SourceConfig) -> SourceReport:
+    def collect_source(self, source_config: SourceConfig, *, origin: str = "file") -> SourceReport:
+        """Fetch one source; ORIGIN ``web`` means its row is the reference, not the file."""
         report = SourceReport(source_config.name)
         location = self.config.resolve(source_config.url)
-        source = sync_source(self.session, source_config, location)
+        source = None
+        if origin == ORIGIN_WEB:
+            source = self.session.scalar(select(Source).where(Source.name == source_config.name))
+        if source is None:
+            source = sync_source(self.session, source_config, location)
         source.last_fetched_at = utcnow()
         try:
             if source_config.kind == "feed":
@@ -78,6 +95,8 @@ class Collector:
             source.last_error = None
             source.error_count = 0
             source.last_success_at = source.last_fetched_at
+        outcome = "error" if report.errors else "not-modified" if report.not_modified else "ok"
+        record_fetch(self.session, source, outcome, report.new, report.errors)
         self.session.commit()
         return report
 
@@ -179,8 +198,11 @@ def collect(
     fetcher: Fetcher | None = None,
     progress: ProgressCallback | None = None,
 ) -> list[SourceReport]:
-    """Collect every enabled source (or those NAMES); one report per source."""
-    chosen = [config.source(n) for n in names] if names else [s for s in config.sources if s.enabled]
+    """Collect every source that is not disabled (or those NAMES); one report per source.
+
+    A named source disabled in the web app is not fetched: its report says ``disabled``.
+    """
+    chosen = planned_sources(session, config, list(names) if names else None)
     own = fetcher is None
     fetcher = fetcher or Fetcher(
         timeout=config.collect.timeout,
@@ -190,13 +212,17 @@ def collect(
     reports = []
     try:
         collector = Collector(session, config, fetcher)
-        for source_config in chosen:
+        for planned in chosen:
+            name = planned.config.name
+            if planned.disabled:
+                reports.append(SourceReport(name, disabled=True))
+                continue
             if progress:
-                progress(source_config.name, None)
-            report = collector.collect_source(source_config)
+                progress(name, None)
+            report = collector.collect_source(planned.config, origin=planned.origin)
             reports.append(report)
             if progress:
-                progress(source_config.name, report)
+                progress(name, report)
     finally:
         if own:
             fetcher.close()

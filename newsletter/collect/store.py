@@ -1,7 +1,8 @@
-"""Writing collected articles to the store exactly once.
+"""Writing collected articles to the store exactly once, and each source's fetch history.
 
 An article is already known when its canonical URL, its (source, GUID) pair or the hash of its
 text is in the store; collecting or importing the same thing twice therefore adds nothing.
+Every fetch of a source adds one line to its history (:func:`record_fetch`).
 """
 
 from __future__ import annotations
@@ -9,17 +10,20 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter.collect.article import CollectedArticle
 from newsletter.collect.urls import canonical_url
 from newsletter.config import SourceConfig
-from newsletter.store.models import Article, ArticleTag, Source
+from newsletter.store.models import Article, ArticleTag, Source, SourceFetch, utcnow
 
 _SPACE = re.compile(r"\s+")
+FETCH_HISTORY = 500  # fetch lines kept per source: three weeks of hourly fetches
+ERROR_MAX = 4000  # characters of error text kept per fetch
 
 
 def content_hash(text: str) -> str:
@@ -29,29 +33,61 @@ def content_hash(text: str) -> str:
 
 
 def sync_source(session: Session, config: SourceConfig, url: str) -> Source:
-    """The Source row for a configured source, created or updated from the configuration."""
+    """The Source row of a source of newsletter.toml, created or updated from the file.
+
+    The file takes over a web source of the same name (its origin becomes ``file``). The row's
+    ``enabled`` is the web app's switch and is left as it is (see newsletter.collect.sources).
+    """
     source = session.scalar(select(Source).where(Source.name == config.name))
     if source is None:
-        source = Source(name=config.name, kind=config.kind, url=url)
+        source = Source(name=config.name, kind=config.kind, url=url, enabled=True)
         session.add(source)
     if (source.kind, source.url) != (config.kind, url):
         # A source pointed elsewhere starts afresh: its validators belong to the old URL.
         source.etag = source.last_modified = None
     source.kind, source.url = config.kind, url
+    source.origin = "file"
     source.label = config.label
     source.tags = list(config.tags)
     source.language = config.language
     source.priority = config.priority
-    source.enabled = config.enabled
     session.flush()
     return source
+
+
+def record_fetch(
+    session: Session, source: Source, outcome: str, new_articles: int, errors: Sequence[str]
+) -> SourceFetch:
+    """Add one line to SOURCE's fetch history (``ok``, ``not-modified`` or ``error``), keeping
+    its latest FETCH_HISTORY lines."""
+    fetch = SourceFetch(
+        source_id=source.id, fetched_at=source.last_fetched_at or utcnow(), outcome=outcome,
+        new_articles=new_articles,
+        error="\n".join(errors)[:ERROR_MAX] if errors else None,
+    )
+    session.add(fetch)
+    session.flush()
+    cutoff = session.scalar(
+        select(SourceFetch.id)
+        .where(SourceFetch.source_id == source.id)
+        .order_by(SourceFetch.id.desc())
+        .offset(FETCH_HISTORY)
+        .limit(1)
+    )
+    if cutoff is not None:
+        session.execute(
+            delete(SourceFetch).where(SourceFetch.source_id == source.id, SourceFetch.id <= cutoff)
+        )
+    return fetch
 
 
 def import_source(session: Session) -> Source:
     """The pseudo-source that `newsletter import` files its articles under."""
     source = session.scalar(select(Source).where(Source.name == "import"))
     if source is None:
-        source = Source(name="import", kind="file", url="newsletter import", tags=[])
+        source = Source(
+            name="import", kind="file", url="newsletter import", tags=[], origin="import"
+        )
         session.add(source)
         session.flush()
     return source

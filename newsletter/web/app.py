@@ -7,6 +7,7 @@
     POST /unsubscribe/<token>        the form (optionally every list), or RFC 8058 one-click
     POST /webhooks/sendgrid          signed Event Webhook batches
     GET  /healthz                    {database: ok|error, daemon_heartbeat_age_s}: 200, or 503
+    GET  /archive[/<slug>[/<date>]]  the public archive of sent editions (newsletter.web.archive)
     GET  /static/...                 the editor pages' CSS and JavaScript (templates/web/static)
     /editor/...                      the editors' pages, each behind a login (newsletter.web.editor)
 

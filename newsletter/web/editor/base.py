@@ -155,9 +155,12 @@ def editor_route(site: EditorSite) -> Callable[[Endpoint], Endpoint]:
                     return RedirectResponse(f"{LOGIN_PATH}?next={quote(target)}", status_code=303)
                 return _refuse(request, "login required")
             request.state.editor = editor
-            if request.method not in SAFE_METHODS and not await csrf_ok(request):
-                return _refuse(request, "missing or wrong CSRF token: reload the page and retry")
-            return await endpoint(request)
+            try:
+                if request.method not in SAFE_METHODS and not await csrf_ok(request):
+                    return _refuse(request, "missing or wrong CSRF token: reload the page and retry")
+                return await endpoint(request)
+            finally:
+                await request.close()  # the form's uploaded files, spooled to disk
 
         guarded.editor_only = True  # type: ignore[attr-defined]  (the route walk test reads it)
         return guarded

@@ -1,11 +1,157 @@
-"""(being written)"""
+"""Sources: the list with each one's last fetch and errors, its fetch history, add, edit, disable.
+
+    GET  /editor/sources                 every source: kind, URL, tags, state, last fetch, errors
+    GET  /editor/sources/new             the form for a new source
+    POST /editor/sources                 add a source (a feed or a page at an http(s) address)
+    GET  /editor/sources/{id}            one source and its fetch history
+    POST /editor/sources/{id}            edit a source added here (a newsletter.toml one: refused,
+                                         the message says to edit the file)
+    POST /editor/sources/{id}/enabled    ``enabled=0|1``: disable or enable (any source)
+
+How web changes live with newsletter.toml: see :mod:`newsletter.collect.sources`.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from newsletter.web.editor.base import EditorSite
+from newsletter.collect.sources import (
+    PROBLEMS,
+    SourceFields,
+    SourceInputError,
+    add_web_source,
+    edit_web_source,
+    fetch_history,
+    get_source,
+    list_sources,
+    parse_tags,
+    set_enabled,
+)
+from newsletter.store.models import Source
+from newsletter.web.editor.base import EditorSite, editor_route
+from newsletter.web.editor.dashboard import formats
+
+NOTICES = ("added", "saved", "disabled", "enabled")
+
+
+def _fields(form: Any) -> SourceFields:
+    def text(key: str) -> str:
+        value = form.get(key, "")
+        return value if isinstance(value, str) else ""
+
+    return SourceFields(name=text("name"), label=text("label"), kind=text("kind") or "feed",
+                        url=text("url"), tags=parse_tags(text("tags")), language=text("language"))
 
 
 def sources_routes(site: EditorSite) -> list[Route]:
-    return []
+    def problem(request: Request, exc: SourceInputError) -> str:
+        """The refusal in the editor's language (the library's message ids are English)."""
+        return site.gettext(request)(PROBLEMS[exc.code]).format(**exc.params)
+
+    def detail(request: Request, source_id: int, *, status_code: int = 200, error: str = "",
+               error_field: str = "", values: SourceFields | None = None) -> Response:
+        with site.store.session() as session:
+            entry = get_source(session, site.config, source_id)
+            history = fetch_history(session, source_id) if entry else []
+        if entry is None:
+            _ = site.gettext(request)
+            return site.render(request, "source_missing.html", status_code=404,
+                               message=_("No source with this number."))
+        notice = request.query_params.get("done", "")
+        values = values or SourceFields(entry.name, entry.label, entry.kind, entry.url,
+                                        entry.tags, entry.language)
+        return site.render(request, "source.html", status_code=status_code, source=entry,
+                           history=history, error=error, error_field=error_field, values=values,
+                           notice=notice if notice in NOTICES else "", **formats(request))
+
+    @editor_route(site)
+    async def sources(request: Request) -> Response:
+        def load():  # noqa: ANN202
+            with site.store.session() as session:
+                return list_sources(session, site.config)
+
+        entries = await run_in_threadpool(load)
+        return site.render(request, "sources.html", sources=entries, **formats(request))
+
+    @editor_route(site)
+    async def new_source(request: Request) -> Response:
+        return site.render(request, "source_new.html", values=SourceFields(), error="",
+                           error_field="")
+
+    @editor_route(site)
+    async def add_source(request: Request) -> Response:
+        fields = _fields(await request.form())
+
+        def work() -> Response:
+            with site.store.session() as session:
+                try:
+                    source = add_web_source(session, site.config, fields)
+                except SourceInputError as exc:
+                    session.rollback()
+                    return site.render(request, "source_new.html", status_code=400,
+                                       values=fields, error=problem(request, exc),
+                                       error_field=exc.field)
+                session.commit()
+                return RedirectResponse(f"/editor/sources/{source.id}?done=added", status_code=303)
+
+        return await run_in_threadpool(work)
+
+    @editor_route(site)
+    async def source_page(request: Request) -> Response:
+        return await run_in_threadpool(detail, request, request.path_params["id"])
+
+    @editor_route(site)
+    async def edit_source(request: Request) -> Response:
+        source_id = request.path_params["id"]
+        fields = _fields(await request.form())
+
+        def work() -> Response:
+            with site.store.session() as session:
+                source = session.get(Source, source_id)
+                if source is None:
+                    return detail(request, source_id)
+                try:
+                    edit_web_source(session, site.config, source, fields)
+                except SourceInputError as exc:
+                    session.rollback()
+                    return detail(request, source_id, status_code=400, error=problem(request, exc),
+                                  error_field=exc.field, values=fields)
+                session.commit()
+            return RedirectResponse(f"/editor/sources/{source_id}?done=saved", status_code=303)
+
+        return await run_in_threadpool(work)
+
+    @editor_route(site)
+    async def switch_source(request: Request) -> Response:
+        source_id = request.path_params["id"]
+        enabled = (await request.form()).get("enabled") == "1"
+
+        def work() -> Response:
+            with site.store.session() as session:
+                source = session.get(Source, source_id)
+                if source is None:
+                    return detail(request, source_id)
+                try:
+                    set_enabled(session, source, enabled)
+                except SourceInputError as exc:
+                    session.rollback()
+                    return detail(request, source_id, status_code=400, error=problem(request, exc))
+                session.commit()
+            done = "enabled" if enabled else "disabled"
+            return RedirectResponse(f"/editor/sources/{source_id}?done={done}", status_code=303)
+
+        return await run_in_threadpool(work)
+
+    return [
+        Route("/editor/sources", sources, methods=["GET"]),
+        Route("/editor/sources", add_source, methods=["POST"]),
+        Route("/editor/sources/new", new_source, methods=["GET"]),
+        Route("/editor/sources/{id:int}", source_page, methods=["GET"]),
+        Route("/editor/sources/{id:int}", edit_source, methods=["POST"]),
+        Route("/editor/sources/{id:int}/enabled", switch_source, methods=["POST"]),
+    ]

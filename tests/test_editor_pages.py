@@ -1,0 +1,489 @@
+"""The dashboard, subscribers and sources pages over HTTP, on SQLite and PostgreSQL.
+
+Each page and action through the real app with a logged-in editor; every change refused
+without its CSRF token; collection writing the fetch history the source page shows, against a
+feed served on loopback.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from starlette.testclient import TestClient
+
+from newsletter.accounts import add_editor
+from newsletter.audience import consent
+from newsletter.audience.lists import load_lists, sync_lists
+from newsletter.audience.members import Member
+from newsletter.audience.subscribers import sync_members
+from newsletter.collect.run import collect
+from newsletter.collect.sources import PROBLEMS
+from newsletter.store.db import Store
+from newsletter.store.models import (
+    ConsentEvent,
+    DeliveryBatch,
+    Edition,
+    MailingList,
+    Membership,
+    ProviderEvent,
+    Source,
+    SourceFetch,
+    Subscriber,
+)
+from newsletter.web import create_app
+from newsletter.web.i18n import translations
+
+from .conftest import ROOT
+from .editor_support import (  # noqa: F401 (fixtures)
+    BASE_URL,
+    LISTS,
+    SECRET,
+    Clock,
+    csrf_of,
+    editor_web_fixture,
+    log_in,
+    logged_in_fixture,
+)
+from .support.httpserver import LocalServer, Reply, Request, http_server  # noqa: F401 (fixture)
+
+EN = {"Accept-Language": "en"}
+# 2026-12-01 05:00 UTC is 06:00 in Casablanca (UTC+1): the revue list sends at 07:00 local.
+MORNING = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
+
+
+def _list_id(store: Store, slug: str) -> int:
+    with store.session() as session:
+        return session.scalar(select(MailingList.id).where(MailingList.slug == slug))
+
+
+def _edition(store: Store, slug: str, day: date, status: str, **values: object) -> int:
+    with store.session() as session:
+        edition = Edition(list_id=_list_id(store, slug), date=day, status=status, **values)
+        session.add(edition)
+        session.commit()
+        return edition.id
+
+
+def _members(store: Store, slug: str, *rows: tuple[str, str]) -> dict[str, int]:
+    with store.session() as session:
+        mailing_list = session.scalar(select(MailingList).where(MailingList.slug == slug))
+        sync_members(session, mailing_list, [Member(e, n) for e, n in rows], "csv:test.csv")
+        session.commit()
+        return dict(session.execute(select(Subscriber.email, Subscriber.id)).all())
+
+
+def _section(html: str, marker: str) -> str:
+    """The element of HTML that starts with the tag holding MARKER (an attribute)."""
+    start = html.index(marker)
+    tag = html.rfind("<", 0, start)
+    name = re.match(r"<(\w+)", html[tag:]).group(1)
+    end = html.index(f"</{name}>", start)
+    return html[tag:end]
+
+
+# -- the dashboard -------------------------------------------------------------------------------
+
+
+def test_dashboard_shows_each_list_with_its_next_send_in_local_time_drafts_first(logged_in: TestClient) -> None:
+    logged_in.clock.now = MORNING.timestamp()
+    store = logged_in.store
+    draft = _edition(store, "nashra", date(2026, 12, 1), "draft", subject="نشرة الصباح")
+    page = logged_in.get("/editor", headers=EN)
+    assert page.status_code == 200
+    html = page.text
+    # the list with a draft to review comes first
+    assert html.index('data-list="nashra"') < html.index('data-list="revue"')
+    revue = _section(html, 'data-list="revue"')
+    assert "Tue 1 Dec 07:00" in revue and "Africa/Casablanca" in revue
+    assert "06:00" in revue  # the draft, lead_minutes (60) before
+    assert "No edition in progress." in revue
+    nashra = _section(html, 'data-list="nashra"')
+    assert f'href="/editor/editions/{draft}"' in nashra and "Draft: awaiting review" in nashra
+    assert "نشرة الصباح" in nashra
+    assert '<link rel="stylesheet" href="/static/pages.css">' in html
+    assert logged_in.get("/static/pages.css").status_code == 200
+
+
+def test_dashboard_shows_a_held_edition_and_a_sending_one_with_progress(logged_in: TestClient) -> None:
+    logged_in.clock.now = MORNING.timestamp()
+    store = logged_in.store
+    held = _edition(store, "revue", date(2026, 11, 30), "held")
+    sending = _edition(store, "nashra", date(2026, 12, 1), "sending")
+    with store.session() as session:
+        session.add_all([
+            DeliveryBatch(edition_id=sending, number=1, first_subscriber_id=1, last_subscriber_id=2,
+                          recipients=[1, 2], status="sent", sent_count=2),
+            DeliveryBatch(edition_id=sending, number=2, first_subscriber_id=3, last_subscriber_id=4,
+                          recipients=[3, 4], status="sent", sent_count=1),
+            DeliveryBatch(edition_id=sending, number=3, first_subscriber_id=5, last_subscriber_id=6,
+                          recipients=[5, 6], status="pending"),
+            DeliveryBatch(edition_id=sending, number=4, first_subscriber_id=7, last_subscriber_id=8,
+                          recipients=[7, 8], status="uncertain"),
+        ])
+        session.commit()
+    html = logged_in.get("/editor", headers=EN).text
+    revue = _section(html, 'data-list="revue"')
+    assert f'href="/editor/editions/{held}"' in revue and ">Held<" in revue
+    assert "Not approved by its send time" in revue
+    nashra = _section(html, 'data-list="nashra"')
+    assert f'href="/editor/editions/{sending}"' in nashra and ">Sending<" in nashra
+    assert "3 of 8 recipients sent, batches 2/4" in nashra
+    assert '<progress max="100" value="38">' in nashra
+    assert "Failed or uncertain batches: 1." in nashra
+    # a sending edition is also in the recent sends, with what has gone so far
+    row = _section(html, f'data-edition="{sending}"')
+    assert re.search(r'<td class="num">3</td>', row)
+
+
+def test_dashboard_recent_sends_count_delivered_bounced_and_unsubscribed(logged_in: TestClient) -> None:
+    store = logged_in.store
+    ids = _members(store, "revue", ("a@example.org", ""), ("b@example.org", ""), ("c@example.org", ""))
+    sent_at = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+    edition = _edition(store, "revue", date(2026, 11, 30), "sent", sent_at=sent_at)
+    with store.session() as session:
+        session.add(DeliveryBatch(edition_id=edition, number=1, first_subscriber_id=1, last_subscriber_id=3,
+                                  recipients=list(ids.values()), status="sent", sent_count=3))
+        session.add(ProviderEvent(provider="sendgrid", event_id="e1", type="bounce", email="a@example.org",
+                                  subscriber_id=ids["a@example.org"], edition_id=edition,
+                                  payload={"event": "bounce", "type": "bounce"}))
+        session.commit()
+    with store.session() as session:
+        consent.unsubscribe(session, ids["b@example.org"], "revue", origin="one-click")
+        session.execute(update(ConsentEvent).where(ConsentEvent.action == "unsubscribed")
+                        .values(occurred_at=sent_at + timedelta(hours=2)))
+        session.commit()
+    html = logged_in.get("/editor", headers=EN).text
+    row = _section(html, f'data-edition="{edition}"')
+    cells = re.findall(r'<td class="num">(\d+)</td>', row)
+    assert cells == ["3", "1", "0", "1"]  # delivered, bounced, complaints, unsubscribed
+
+
+def test_dashboard_lists_sources_with_their_last_error(logged_in: TestClient) -> None:
+    with logged_in.store.session() as session:
+        session.add(Source(name="agence", kind="feed", url="https://agence.example/rss", origin="web",
+                           last_error="https://agence.example/rss: HTTP 500", error_count=2,
+                           last_fetched_at=datetime(2026, 12, 1, 4, 0, tzinfo=UTC)))
+        session.commit()
+    html = logged_in.get("/editor", headers=EN).text
+    assert "https://agence.example/rss: HTTP 500" in html and "1 Dec 2026 04:00 UTC" in html
+
+
+# -- subscribers -------------------------------------------------------------------------------
+
+
+def test_search_by_address_or_name_any_case_paginated(logged_in: TestClient) -> None:
+    store = logged_in.store
+    _members(store, "revue", ("elodie.dupont@example.org", "Élodie Dupont"),
+             ("karim@example.ma", "Karim Benali"), ("Z.Alaoui@example.ma", "Zineb Alaoui"))
+    found = logged_in.get("/editor/subscribers", params={"q": "DUPONT"}, headers=EN).text
+    assert "elodie.dupont@example.org" in found and "karim@example.ma" not in found
+    assert "Subscribers found: 1" in found
+    # by name, with Unicode case folding (É / é), and a part of the local part in any case
+    assert "elodie.dupont@example.org" in logged_in.get("/editor/subscribers", params={"q": "élodie"}).text
+    assert "Z.Alaoui@example.ma" in logged_in.get("/editor/subscribers", params={"q": "z.alaoui"}).text
+    # LIKE wildcards are literal
+    assert "Subscribers found: 0" in logged_in.get("/editor/subscribers", params={"q": "%"}, headers=EN).text
+    _members(store, "nashra", *[(f"lecteur{i:02d}@example.org", f"Lecteur {i}") for i in range(60)])
+    first = logged_in.get("/editor/subscribers", params={"q": "LECTEUR"}, headers=EN).text
+    assert "Subscribers found: 60" in first and "page 1 of 2" in first
+    assert first.count("/editor/subscribers/") - first.count("/editor/subscribers/import") == 50
+    assert 'rel="next" href="/editor/subscribers?q=LECTEUR&amp;page=2"' in first
+    second = logged_in.get("/editor/subscribers", params={"q": "LECTEUR", "page": "2"}, headers=EN).text
+    assert "lecteur59@example.org" in second and "lecteur00@example.org" not in second
+
+
+def test_subscriber_page_shows_lists_statuses_and_consent_history(logged_in: TestClient) -> None:
+    store = logged_in.store
+    ids = _members(store, "revue", ("salma.reader@example.org", "Salma"))
+    with store.session() as session:
+        mailing_list = session.scalar(select(MailingList).where(MailingList.slug == "nashra"))
+        sync_members(session, mailing_list, [Member("salma.reader@example.org")], "csv:arabe.csv")
+        consent.unsubscribe(session, ids["salma.reader@example.org"], "revue", origin="one-click")
+        session.commit()
+    page = logged_in.get(f"/editor/subscribers/{ids['salma.reader@example.org']}", headers=EN)
+    assert page.status_code == 200
+    html = page.text
+    revue = _section(html, 'data-list="revue"')
+    assert "Unsubscribed" in revue and "csv:test.csv" in revue
+    assert "Active" in _section(html, 'data-list="nashra"')
+    history = html[html.index("Consent history"):]
+    assert history.index("one-click") < history.index("csv:test.csv")  # newest first
+    assert "csv:arabe.csv" in history and "Added" in history
+    assert logged_in.get("/editor/subscribers/999999").status_code == 404
+
+
+CSV = (
+    b"email,name,language\n"
+    b"nouvelle@example.org,Nouvelle Lectrice,fr\n"
+    b"pas-une-adresse,Personne,fr\n"
+    b"parti@example.org,Parti,fr\n"
+    b"nouvelle@example.org,,\n"
+)
+
+
+def test_csv_import_reports_each_line_and_never_reactivates_an_unsubscribe(logged_in: TestClient) -> None:
+    store = logged_in.store
+    ids = _members(store, "revue", ("parti@example.org", "Parti"))
+    with store.session() as session:
+        consent.unsubscribe(session, ids["parti@example.org"], "revue", origin="form")
+        session.commit()
+    response = logged_in.post(
+        "/editor/subscribers/import", headers=EN,
+        data={"csrf_token": logged_in.csrf, "list": "revue"},
+        files={"file": ("abonnés de novembre.csv", CSV, "text/csv")},
+    )
+    assert response.status_code == 200, response.text
+    report = _section(response.text, 'id="import-report"')
+    assert "Added: 1" in report and "Kept unsubscribed or suppressed: 1" in report and "Rows refused: 1" in report
+    lines = re.findall(r'<tr class="(\w+)">\s*<td class="num">(\d+)</td>\s*<td>(.*?)</td>', report, re.DOTALL)
+    assert [(kind, line) for kind, line, _ in lines] == [("refused", "3"), ("warning", "5")]
+    assert "pas-une-adresse" in lines[0][2] and "already on line 2" in lines[1][2]
+    with store.session() as session:
+        statuses = dict(session.execute(
+            select(Subscriber.email, Membership.status).join(Membership, Membership.subscriber_id == Subscriber.id)
+        ).all())
+        origin = session.scalar(select(Membership.origin).join(Subscriber).where(Subscriber.email == "nouvelle@example.org"))
+    assert statuses == {"parti@example.org": "unsubscribed", "nouvelle@example.org": "active"}
+    assert origin == "csv:abonnés-de-novembre.csv"
+
+
+def test_csv_import_refuses_a_missing_list_an_unreadable_file_and_a_missing_token(logged_in: TestClient) -> None:
+    store = logged_in.store
+    no_list = logged_in.post("/editor/subscribers/import", headers=EN,
+                             data={"csrf_token": logged_in.csrf, "list": "nope"},
+                             files={"file": ("a.csv", CSV, "text/csv")})
+    assert no_list.status_code == 400 and "Choose the list to import into." in no_list.text
+    no_header = logged_in.post("/editor/subscribers/import", headers=EN,
+                               data={"csrf_token": logged_in.csrf, "list": "revue"},
+                               files={"file": ("a.csv", b"nom;adresse\nx;y\n", "text/csv")})
+    assert no_header.status_code == 400
+    assert "no &#39;email&#39; column" in no_header.text and "a.csv:1" in no_header.text
+    assert "newsletter-upload-" not in no_header.text  # the temporary path is not shown
+    forged = logged_in.post("/editor/subscribers/import", data={"list": "revue"},
+                            files={"file": ("a.csv", CSV, "text/csv")})
+    assert forged.status_code == 403
+    with store.session() as session:
+        assert session.scalar(select(Subscriber.id)) is None
+
+
+# -- sources -----------------------------------------------------------------------------------
+
+
+def _rss(*items: tuple[str, str]) -> bytes:
+    body = "".join(
+        f"<item><guid isPermaLink='false'>{guid}</guid><title>{title}</title>"
+        f"<link>https://journal.example/{guid}</link><description><![CDATA[{title}. {TEXT}]]></description>"
+        "<pubDate>Tue, 01 Dec 2026 05:00:00 +0000</pubDate></item>"
+        for guid, title in items
+    )
+    return ("<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Journal</title>"
+            f"<language>fr</language>{body}</channel></rss>").encode()
+
+
+TEXT = " ".join(
+    ["La commune a inauguré samedi une nouvelle médiathèque de trois étages au cœur de la vieille ville."] * 12
+)
+
+
+@pytest.fixture(name="desk")
+def desk_fixture(store: Store, make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                 http_server: LocalServer) -> TestClient:
+    """A logged-in editor over a configuration with one file source, a feed on loopback."""
+    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", SECRET)
+    folder = tmp_path / "subscribers"
+    folder.mkdir()
+    (folder / "lists.toml").write_text(LISTS, encoding="utf-8")
+
+    def feed(request: Request) -> Reply:
+        headers = {"ETag": '"v1"', "Content-Type": "application/rss+xml"}
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Reply(304, headers=headers)
+        return Reply(200, _rss(("m-1", "Une médiathèque"), ("m-2", "Le marché couvert")), headers)
+
+    config = make_config(
+        paths={"subscribers": str(folder), "templates": str(ROOT / "templates"), "outbox": str(tmp_path / "outbox")},
+        web={"base_url": BASE_URL},
+        sources=[{"name": "journal", "label": "Le Journal", "url": http_server.route("/journal.xml", feed),
+                  "tags": ["culture"]}],
+    )
+    with store.session() as session:
+        sync_lists(session, load_lists(folder / "lists.toml"))
+        add_editor(session, "salma", "correct horse battery")
+        session.commit()
+    client = TestClient(create_app(config, store, clock=Clock()), base_url=BASE_URL)
+    assert log_in(client).status_code == 303
+    client.csrf = csrf_of(client.get("/editor").text)  # type: ignore[attr-defined]
+    client.config = config  # type: ignore[attr-defined]
+    client.store = store  # type: ignore[attr-defined]
+    client.server = http_server  # type: ignore[attr-defined]
+    return client
+
+
+def _source(store: Store, name: str) -> Source:
+    with store.session() as session:
+        source = session.scalar(select(Source).where(Source.name == name))
+        session.expunge(source)
+        return source
+
+
+def test_sources_page_lists_file_sources_with_kind_url_tags_and_state(desk: TestClient) -> None:
+    html = desk.get("/editor/sources", headers=EN).text
+    row = _section(html, 'data-source="journal"')
+    assert "Le Journal" in row and "newsletter.toml" in row and "Feed" in row
+    assert desk.server.url("/journal.xml") in row and "culture" in row and "Collected" in row
+    journal = _source(desk.store, "journal")
+    detail = desk.get(f"/editor/sources/{journal.id}", headers=EN).text
+    assert "declared in newsletter.toml" in detail and f'action="/editor/sources/{journal.id}"' not in detail
+    assert desk.get("/editor/sources/999999").status_code == 404
+
+
+def test_add_edit_and_disable_a_web_source(desk: TestClient) -> None:
+    url = desk.server.url("/agence.xml")
+    form = {"csrf_token": desk.csrf, "name": "agence", "label": "L’Agence", "kind": "feed", "url": url,
+            "tags": "Economie, maroc, , economie", "language": "FR"}
+    added = desk.post("/editor/sources", data=form, follow_redirects=False)
+    assert added.status_code == 303
+    agence = _source(desk.store, "agence")
+    assert added.headers["location"] == f"/editor/sources/{agence.id}?done=added"
+    assert (agence.origin, agence.kind, agence.url, agence.tags, agence.language, agence.enabled) == (
+        "web", "feed", url, ["economie", "maroc"], "fr", True)
+    page = desk.get(added.headers["location"], headers=EN).text
+    assert "Source added" in page and "Web app" in page and f'action="/editor/sources/{agence.id}"' in page
+
+    moved = desk.server.url("/agence/rss")
+    edited = desk.post(f"/editor/sources/{agence.id}", follow_redirects=False, data={
+        "csrf_token": desk.csrf, "label": "L’Agence (fil)", "kind": "page", "url": moved, "tags": "economie",
+        "language": ""})
+    assert edited.status_code == 303 and edited.headers["location"].endswith("?done=saved")
+    agence = _source(desk.store, "agence")
+    assert (agence.label, agence.kind, agence.url, agence.tags, agence.language) == (
+        "L’Agence (fil)", "page", moved, ["economie"], "")
+
+    off = desk.post(f"/editor/sources/{agence.id}/enabled", data={"csrf_token": desk.csrf, "enabled": "0"},
+                    follow_redirects=False)
+    assert off.status_code == 303 and not _source(desk.store, "agence").enabled
+    assert "Disabled in the web app" in _section(desk.get("/editor/sources", headers=EN).text, 'data-source="agence"')
+    desk.post(f"/editor/sources/{agence.id}/enabled", data={"csrf_token": desk.csrf, "enabled": "1"})
+    assert _source(desk.store, "agence").enabled
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("url", "ftp://agence.example/rss", "must be an http:// or https:// address"),
+    ("url", "https://", "must be an http:// or https:// address"),
+    ("kind", "file", "local files are declared in newsletter.toml"),
+    ("name", "L'Agence", "lower-case letters, digits, - or _"),
+    ("name", "journal", "The name journal is already used by another source."),
+    ("name", "import", "The name import is already used by another source."),
+    ("language", "français", "The language must be a code such as fr, en or ar"),
+    ("tags", "x" * 101, "is longer than 100 characters"),
+])
+def test_a_bad_source_is_refused_with_a_clear_message(desk: TestClient, field: str, value: str, message: str) -> None:
+    form = {"csrf_token": desk.csrf, "name": "agence", "kind": "feed", "url": "https://agence.example/rss",
+            "tags": "", "language": ""}
+    form[field] = value
+    response = desk.post("/editor/sources", data=form, headers=EN)
+    assert response.status_code == 400 and message in response.text.replace("&#39;", "'")
+    assert re.search(rf'name="{field}"[^>]*aria-invalid="true"', response.text), "the field is marked"
+    with desk.store.session() as session:
+        assert session.scalar(select(Source.id).where(Source.name == "agence")) is None
+
+
+def test_the_same_url_twice_is_refused(desk: TestClient) -> None:
+    response = desk.post("/editor/sources", headers=EN, data={
+        "csrf_token": desk.csrf, "name": "doublon", "kind": "feed", "url": desk.server.url("/journal.xml")})
+    assert response.status_code == 400 and "already collected as the source journal" in response.text
+
+
+def test_a_file_source_can_be_disabled_but_not_edited_and_the_file_sync_keeps_the_switch(desk: TestClient) -> None:
+    desk.get("/editor/sources")  # gives the file's sources their rows
+    journal = _source(desk.store, "journal")
+    refused = desk.post(f"/editor/sources/{journal.id}", headers=EN, data={
+        "csrf_token": desk.csrf, "kind": "feed", "url": "https://elsewhere.example/rss", "tags": ""})
+    assert refused.status_code == 400
+    assert "The source journal is declared in newsletter.toml: edit it there" in refused.text
+    assert _source(desk.store, "journal").url == desk.server.url("/journal.xml")
+
+    desk.post(f"/editor/sources/{journal.id}/enabled", data={"csrf_token": desk.csrf, "enabled": "0"})
+    with desk.store.session() as session:
+        assert collect(session, desk.config) == []  # nothing to collect: the only source is off
+        (named,) = collect(session, desk.config, names=["journal"])  # the daemon's way: by name
+    assert named.disabled and not desk.server.requests
+    journal = _source(desk.store, "journal")
+    assert not journal.enabled and journal.last_fetched_at is None  # the sync did not undo it
+    desk.post(f"/editor/sources/{journal.id}/enabled", data={"csrf_token": desk.csrf, "enabled": "1"})
+    with desk.store.session() as session:
+        (report,) = collect(session, desk.config)
+    assert report.new == 2 and _source(desk.store, "journal").enabled
+
+
+def test_every_source_change_is_refused_without_its_csrf_token(desk: TestClient) -> None:
+    desk.get("/editor/sources")
+    journal = _source(desk.store, "journal")
+    attempts = [
+        ("/editor/sources", {"name": "agence", "kind": "feed", "url": "https://agence.example/rss"}),
+        (f"/editor/sources/{journal.id}", {"kind": "feed", "url": "https://x.example/rss"}),
+        (f"/editor/sources/{journal.id}/enabled", {"enabled": "0"}),
+    ]
+    for path, data in attempts:
+        assert desk.post(path, data=data).status_code == 403
+        assert desk.post(path, data={**data, "csrf_token": "forged"}).status_code == 403
+    with desk.store.session() as session:
+        assert session.scalars(select(Source.name)).all() == ["journal"]
+        assert session.scalar(select(Source.enabled)) is True
+
+
+def test_collection_records_each_fetch_and_the_source_page_shows_the_history(desk: TestClient) -> None:
+    server = desk.server
+    server.route("/agence.xml", Reply(200, _rss(("a-1", "Dépêche")), {"Content-Type": "application/rss+xml"}))
+    server.route("/panne.xml", Reply(503, b"maintenance"))
+    for name, url in (("agence", server.url("/agence.xml")), ("panne", server.url("/panne.xml"))):
+        assert desk.post("/editor/sources", data={"csrf_token": desk.csrf, "name": name, "kind": "feed",
+                                                 "url": url}, follow_redirects=False).status_code == 303
+    with desk.store.session() as session:
+        first = {r.name: r for r in collect(session, desk.config)}
+        second = {r.name: r for r in collect(session, desk.config)}
+    assert set(first) == {"journal", "agence", "panne"}  # the web sources are collected too
+    assert (first["journal"].new, first["agence"].new, second["journal"].not_modified) == (2, 1, True)
+    with desk.store.session() as session:
+        rows = session.execute(
+            select(Source.name, SourceFetch.outcome, SourceFetch.new_articles, SourceFetch.error)
+            .join(Source, Source.id == SourceFetch.source_id).order_by(SourceFetch.id)
+        ).all()
+    history = {}
+    for name, outcome, new, error in rows:
+        history.setdefault(name, []).append((outcome, new, bool(error)))
+    assert history == {
+        "journal": [("ok", 2, False), ("not-modified", 0, False)],
+        "agence": [("ok", 1, False), ("ok", 0, False)],
+        "panne": [("error", 0, True), ("error", 0, True)],
+    }
+    panne = _source(desk.store, "panne")
+    page = desk.get(f"/editor/sources/{panne.id}", headers=EN).text
+    fetches = _section(page, 'class="fetches"')
+    assert fetches.count('class="outcome-error"') == 2 and "HTTP 503" in fetches
+    assert "Errors in a row" in page and ">2<" in page
+    listing = _section(desk.get("/editor/sources", headers=EN).text, 'data-source="panne"')
+    assert "HTTP 503" in listing and '<td class="num">2</td>' in listing
+
+
+# -- the French interface ----------------------------------------------------------------------
+
+
+def test_source_refusals_are_translated_with_their_placeholders() -> None:
+    french = translations("fr")
+    for code, template in PROBLEMS.items():
+        translated = french.gettext(template)
+        assert translated != template, f"{code}: no French translation in pages.po"
+        assert re.findall(r"\{\w+\}", translated) == re.findall(r"\{\w+\}", template), code
+
+
+def test_pages_speak_french_by_default(desk: TestClient) -> None:
+    assert "Ajouter une source" in desk.get("/editor/sources").text
+    assert "Prochain envoi" in desk.get("/editor").text
+    refused = desk.post("/editor/sources", data={"csrf_token": desk.csrf, "name": "Agence", "kind": "feed",
+                                                 "url": "https://agence.example/rss"})
+    assert "Le nom doit" in refused.text
