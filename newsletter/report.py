@@ -100,12 +100,15 @@ def recent_editions(
     ids = [row.id for row in editions]
     batches: dict[int, dict[str, int]] = {i: {} for i in ids}
     sent: dict[int, int] = dict.fromkeys(ids, 0)
-    for edition_id, status, count, recipients in session.execute(
-        select(DeliveryBatch.edition_id, DeliveryBatch.status, func.count(), func.sum(DeliveryBatch.sent_count))
+    waiting = DeliveryBatch.not_before.is_not(None)  # pending again after a failed attempt
+    for edition_id, status, retry, count, recipients in session.execute(
+        select(DeliveryBatch.edition_id, DeliveryBatch.status, waiting, func.count(),
+               func.sum(DeliveryBatch.sent_count))
         .where(DeliveryBatch.edition_id.in_(ids))
-        .group_by(DeliveryBatch.edition_id, DeliveryBatch.status)
+        .group_by(DeliveryBatch.edition_id, DeliveryBatch.status, waiting)
     ):
-        batches[edition_id][status] = count
+        status = "retrying" if status == "pending" and retry else status
+        batches[edition_id][status] = batches[edition_id].get(status, 0) + count
         if status == "sent":
             sent[edition_id] = int(recipients or 0)
     return [

@@ -370,6 +370,7 @@ def test_the_daemon_leaves_a_retry_pending_and_its_check_sends_it_when_due(store
     import time
 
     from newsletter.jobs import resume_sending
+    from newsletter.report import recent_editions
 
     # a backoff longer than the rest of the send: the retry is not yet due when it ends
     desk = dataclasses.replace(desk, delivery=dataclasses.replace(desk.delivery, batch_retry_backoff=1.0))
@@ -382,6 +383,8 @@ def test_the_daemon_leaves_a_retry_pending_and_its_check_sends_it_when_due(store
         report = send_edition(session, desk, _list(), edition_id, backend, SECRET, wait_for_retries=False)
         assert report.retrying and report.sent == READERS - BATCH
         assert get_edition(session, edition_id).status == "sending"
+        (state,) = recent_editions(session, ids=[edition_id])  # what `newsletter status` prints
+        assert state.batches == {"sent": READERS // BATCH - 1, "retrying": 1}
     time.sleep(1.5)  # past the not_before (1 s, jitter ±25 %): the batch is due
     with store.session() as session:
         (result,) = resume_sending(session, desk, _list(), backend=backend, secret=SECRET)
