@@ -32,7 +32,6 @@ triggers are shifted by the offset, and the jobs read "now" from :func:`daemon_n
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -555,32 +554,3 @@ class Daemon:
                 scheduler.shutdown()
             engine.dispose()
         log.info("stopped")
-
-
-# -- logs ------------------------------------------------------------------------------------
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time (UTC), level, logger, message, job, error."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if hasattr(record, "job"):
-            data["job"] = record.job
-        if record.exc_info:
-            data["error"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False)
-
-
-def configure_logging(fmt: str = "plain") -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter() if fmt == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)

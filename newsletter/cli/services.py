@@ -55,7 +55,8 @@ def daemon(ctx: click.Context, log_format: str, clock_start: datetime | None) ->
     """
     import signal
 
-    from newsletter.daemon import Daemon, configure_logging
+    from newsletter.daemon import Daemon
+    from newsletter.logs import configure_logging
 
     configure_logging(log_format)
     runner = Daemon(ctx.obj["config_path"], clock_start=clock_start)
