@@ -152,7 +152,7 @@ def send_list(
         session.refresh(edition)
         if held:
             result.outcome = "held"
-            _notify_held(config, list_config, edition, schedule, now, backend, result)
+            _notify_held(session, config, list_config, edition, schedule, now, backend, result)
             log.warning(
                 "%s: edition %s for %s held: not approved by its send time (review = required); %s",
                 slug, edition.id, day,
@@ -216,6 +216,7 @@ def resume_sending(
 
 
 def _notify_held(
+    session: Session,
     config: Config,
     list_config: ListConfig,
     edition: Edition,
@@ -224,7 +225,9 @@ def _notify_held(
     backend: MailBackend,
     result: SendResult,
 ) -> None:
-    """Email the editors that EDITION is held; a failure is a note, the edition stays held."""
+    """Email the editors that EDITION is held, and note it on the edition; a failure is a note,
+    the edition stays held and the ``held:<list>`` check tries again (:func:`release_approved`),
+    as it does when the daemon died between holding the edition and mailing."""
     from newsletter.notify import send_held_notice
 
     send_time = latest_send(schedule, now, send_grace(list_config)) or now.astimezone(UTC)
@@ -236,6 +239,9 @@ def _notify_held(
     except NewsletterError as exc:
         result.notes.append(f"editors not notified: {exc}")
         log.error("%s: edition %s held, but its editors were not notified: %s", list_config.slug, edition.id, exc)
+        return
+    edition.held_notified_at = now
+    session.commit()
 
 
 def latest_send(schedule: ListSchedule, now: datetime, lookback: timedelta) -> datetime | None:
@@ -283,13 +289,19 @@ def release_approved(
     deadline = send_time + grace
     closed = f"its grace window closed at {deadline.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
     if edition.status == "held":
+        result = SendResult("held", edition.id)
         if now > deadline:
             log.warning(
                 "%s: edition %s for %s still held when %s: not sent "
                 "(approve it, then 'newsletter editions send %s', to send it anyway)",
                 slug, edition.id, day, closed, edition.id,
             )
-        return SendResult("held", edition.id)
+        elif edition.held_notified_at is None:  # the notice failed, or the daemon died before it
+            _notify_held(session, config, list_config, edition, schedule, now, backend, result)
+            if result.notified:
+                log.warning("%s: edition %s for %s held: editors notified: %s", slug, edition.id, day,
+                            ", ".join(result.notified))
+        return result
     approved_at = edition.approved_at
     if approved_at is not None and approved_at > deadline:
         log.warning(

@@ -178,7 +178,7 @@ def test_a_held_edition_is_announced_to_the_editors_once(store: Store, newsroom,
     assert _recipients(tmp_path / "outbox") == EDITORS  # and no reader got anything
 
 
-def test_a_notice_that_cannot_be_sent_leaves_the_edition_held_and_says_so(store: Store, newsroom, tmp_path: Path, caplog) -> None:
+def test_a_notice_that_cannot_be_sent_leaves_the_edition_held_says_so_and_is_tried_again(store: Store, newsroom, tmp_path: Path, caplog) -> None:
     lst = _list(review="required", editors=EDITORS)
     draft, first, _ = _times(lst)
     (tmp_path / "outbox").write_text("a file where the outbox folder should be", encoding="utf-8")
@@ -189,7 +189,16 @@ def test_a_notice_that_cannot_be_sent_leaves_the_edition_held_and_says_so(store:
         (note,) = held.notes
         assert note.startswith("editors not notified: cannot write the outbox file")
         assert [e.status for e in _editions(session)] == ["held"]
+        assert _editions(session)[0].held_notified_at is None
+        still = _release(session, newsroom, lst, first + timedelta(minutes=1))  # the held check
+        assert still.outcome == "held" and still.notified == [] and still.notes
+        (tmp_path / "outbox").unlink()  # the outbox can be written again
+        later = _release(session, newsroom, lst, first + timedelta(minutes=2))
+        assert (later.outcome, later.notified, later.notes) == ("held", EDITORS, [])
+        assert _editions(session)[0].held_notified_at is not None
+        assert _release(session, newsroom, lst, first + timedelta(minutes=3)).notified == []  # once
     assert "held, but its editors were not notified: cannot write the outbox file" in caplog.text
+    assert sorted(m["To"] for m in _messages(tmp_path / "outbox" / "edition-0.mbox")) == EDITORS
 
 
 @pytest.mark.parametrize(

@@ -251,6 +251,8 @@ class Edition(Base):
     built_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # when the list's editors were told the edition is held (None: not yet, or never held)
+    held_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     mailing_list: Mapped[MailingList] = relationship()
     items: Mapped[list[EditionItem]] = relationship(
