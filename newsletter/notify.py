@@ -23,9 +23,11 @@ NOTICE_EDITION_ID = 0  # as the confirmation mail: not an edition
 
 
 def held_notice(
-    list_config: ListConfig, edition: Edition, *, send_time: datetime, deadline: datetime
+    list_config: ListConfig, edition: Edition, *, send_time: datetime, deadline: datetime,
+    base_url: str = "",
 ) -> tuple[str, str, str]:
-    """(subject, text, html) of the notice that EDITION was held at SEND_TIME."""
+    """(subject, text, html) of the notice that EDITION was held at SEND_TIME; with BASE_URL
+    (the web app's), a link to the edition's page in the editors' app."""
     tz = ZoneInfo(list_config.timezone)
 
     def when(moment: datetime, fmt: str) -> str:
@@ -38,7 +40,8 @@ def held_notice(
     paragraphs = [
         f'Edition #{edition.id} of "{list_config.name}" for {edition.date} was not approved by its '
         f"send time, {when(send_time, '%Y-%m-%d %H:%M')}: it is held, not sent (review = required).",
-        f"Approve it by {when(deadline, '%H:%M')} and it goes out within a minute:",
+        f"Approve it by {when(deadline, '%H:%M')} and it goes out within a minute"
+        + (f", in the editors' app: {base_url.rstrip('/')}/editor/editions/{edition.id}, or:" if base_url else ":"),
         f"  newsletter editions show {edition.id}\n  newsletter editions approve {edition.id}",
         "After that it is not sent unless an editor sends it by hand "
         f"('newsletter editions send {edition.id}').",
@@ -46,7 +49,7 @@ def held_notice(
     ]
     text = "\n\n".join(paragraphs) + "\n"
     body = "".join(
-        f"<pre>{html.escape(p.strip())}</pre>" if p.startswith("  ") else f"<p>{html.escape(p)}</p>"
+        f"<pre>{html.escape(p.strip())}</pre>" if p.startswith("  ") else f"<p>{_linked(p)}</p>"
         for p in paragraphs
     )
     page = (
@@ -54,6 +57,17 @@ def held_notice(
         f"</title></head><body>{body}</body></html>"
     )
     return subject, text, page
+
+
+def _linked(paragraph: str) -> str:
+    """PARAGRAPH as HTML, its http(s) address a link."""
+    words = [
+        f'<a href="{html.escape(w.rstrip(","), quote=True)}">{html.escape(w.rstrip(","))}</a>'
+        + ("," if w.endswith(",") else "")
+        if w.startswith(("http://", "https://")) else html.escape(w)
+        for w in paragraph.split(" ")
+    ]
+    return " ".join(words)
 
 
 def send_held_notice(
@@ -69,7 +83,9 @@ def send_held_notice(
     editors). DeliveryError (from the backend) when it was not sent."""
     if not list_config.editors:
         return []
-    subject, text, page = held_notice(list_config, edition, send_time=send_time, deadline=deadline)
+    subject, text, page = held_notice(
+        list_config, edition, send_time=send_time, deadline=deadline, base_url=config.web.base_url
+    )
     batch = MailBatch(
         edition_id=NOTICE_EDITION_ID,
         batch_id=0,

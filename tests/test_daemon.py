@@ -174,6 +174,8 @@ def test_a_held_edition_is_announced_to_the_editors_once(store: Store, newsroom,
     # the first 02:30 of the night the clocks go back is still summer time; 30 minutes later, not
     assert "2026-10-25 02:30 CEST (00:30 UTC)" in text and "Approve it by 02:00 CET (01:00 UTC)" in text
     assert f"newsletter editions approve {edition.id}" in text and "2 items included." in text
+    assert f"in the editors' app: https://news.example.org/editor/editions/{edition.id}, or:" in text
+    assert f'<a href="https://news.example.org/editor/editions/{edition.id}">' in html
     assert f"<pre>newsletter editions show {edition.id}" in html
     assert _recipients(tmp_path / "outbox") == EDITORS  # and no reader got anything
 
