@@ -96,6 +96,11 @@ class WebConfig:
         "Public address of the web app: unsubscribe, view-in-browser and archive links start here.",
         "http://localhost:8000",
     )
+    fetch_private: bool = setting(
+        "Let editors add articles and sources at private, loopback or link-local addresses "
+        "(an intranet); off, the web app refuses them so its pages cannot reach internal services.",
+        False,
+    )
 
 
 @dataclass

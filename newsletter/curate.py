@@ -294,7 +294,7 @@ def _fetch_and_store(
         user_agent=config.collect.user_agent,
     )
     try:
-        result = fetcher.fetch(url)
+        result = fetcher.fetch(url, public_only=not config.web.fetch_private)
     finally:
         if own:
             fetcher.close()

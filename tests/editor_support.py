@@ -81,7 +81,7 @@ def editor_web_fixture(store: Store, make_config, tmp_path: Path, monkeypatch: p
     config = make_config(
         paths={"subscribers": str(folder), "templates": str(ROOT / "templates"),
                "outbox": str(tmp_path / "outbox")},
-        web={"base_url": BASE_URL},
+        web={"base_url": BASE_URL, "fetch_private": True},  # pages on loopback servers
     )
     with store.session() as session:
         sync_lists(session, load_lists(folder / "lists.toml"))

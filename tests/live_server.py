@@ -113,7 +113,7 @@ def make_workspace(root: Path, *, fill: bool = True) -> Workspace:
         f'data = "{root / "var"}"\nsubscribers = "{root / "subscribers"}"\n'
         f'templates = "{ROOT / "templates"}"\noutbox = "{root / "outbox"}"',
     )
-    text += f'\n[web]\nbase_url = "http://127.0.0.1:{port}"\n'
+    text += f'\n[web]\nbase_url = "http://127.0.0.1:{port}"\nfetch_private = true  # pages on loopback\n'
     (root / "newsletter.toml").write_text(text, encoding="utf-8")
     shutil.copytree(ROOT / "subscribers", root / "subscribers", dirs_exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}

@@ -36,7 +36,7 @@ def _list(**kw) -> ListConfig:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def newsroom(store: Store, make_config):  # type: ignore[no-untyped-def]
     """Three articles of the 'eco' section, collected an hour ago, enriched and summarized."""
-    config = make_config(web={"base_url": "https://news.example.org"},
+    config = make_config(web={"base_url": "https://news.example.org", "fetch_private": True},
                          paths={"templates": str(ROOT / "templates")},
                          tags=[{"name": "transport", "keywords": ["train", "grande vitesse"]}])
     collected = datetime.now(UTC) - timedelta(hours=1)
@@ -144,3 +144,22 @@ def test_the_send_time_of_an_editions_day() -> None:
     weekdays = _list(schedule="30 7 * * 1-5", timezone="Europe/Paris")
     assert curate.scheduled_send(weekdays, DAY) is None  # a Saturday
     assert curate.scheduled_send(weekdays, DAY + timedelta(days=2)) == datetime(2026, 11, 30, 6, 30, tzinfo=UTC)
+
+
+def test_an_article_at_a_private_address_is_refused_unless_the_intranet_is_allowed(
+    store: Store, newsroom  # type: ignore[no-untyped-def]
+) -> None:
+    import dataclasses
+
+    from newsletter.errors import FetchError
+
+    public_only = dataclasses.replace(newsroom, web=dataclasses.replace(newsroom.web, fetch_private=False))
+    with LocalServer() as site, store.session() as session:
+        url = site.route("/train", Reply(200, ARTICLE_PAGE.format(published="2026-11-28T06:00:00+01:00").encode(),
+                                         {"Content-Type": "text/html; charset=utf-8"}))
+        edition = build_edition(session, _list(), DAY)
+        with pytest.raises(FetchError, match=r"/train: the address is private.*web\.fetch_private = true"):
+            curate.add_article_by_url(session, public_only, _list(), edition, url)
+        assert len(site.requests) == 0  # refused before anything was sent
+        added = curate.add_article_by_url(session, newsroom, _list(), edition, url)  # fetch_private = true
+        assert not added.already

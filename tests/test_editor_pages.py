@@ -306,7 +306,7 @@ def desk_fixture(store: Store, make_config, tmp_path: Path, monkeypatch: pytest.
 
     config = make_config(
         paths={"subscribers": str(folder), "templates": str(ROOT / "templates"), "outbox": str(tmp_path / "outbox")},
-        web={"base_url": BASE_URL},
+        web={"base_url": BASE_URL, "fetch_private": True},  # feeds on loopback servers
         sources=[{"name": "journal", "label": "Le Journal", "url": http_server.route("/journal.xml", feed),
                   "tags": ["culture"]}],
     )
@@ -487,3 +487,19 @@ def test_pages_speak_french_by_default(desk: TestClient) -> None:
     refused = desk.post("/editor/sources", data={"csrf_token": desk.csrf, "name": "Agence", "kind": "feed",
                                                  "url": "https://agence.example/rss"})
     assert "Le nom doit" in refused.text
+
+
+def test_a_web_source_at_a_private_address_is_refused_unless_the_intranet_is_allowed(store: Store, make_config) -> None:
+    from newsletter.collect.sources import SourceFields, SourceInputError, add_web_source
+
+    fields = SourceFields(name="intranet", url="http://127.0.0.1:8080/feed.xml")
+    with store.session() as session:
+        with pytest.raises(SourceInputError) as refused:
+            add_web_source(session, make_config(), fields)
+        assert refused.value.code == "url-private" and "web.fetch_private = true" in str(refused.value)
+        french = translations("fr").gettext(PROBLEMS["url-private"])
+        assert french.startswith("L’adresse {url} est privée")
+        for address in ("http://10.0.0.7/rss", "http://169.254.169.254/", "http://localhost/feed"):
+            with pytest.raises(SourceInputError):
+                add_web_source(session, make_config(), SourceFields(name="x", url=address))
+        assert add_web_source(session, make_config(web={"fetch_private": True}), fields).origin == "web"

@@ -165,3 +165,36 @@ def test_transport_can_be_injected() -> None:
     with Fetcher(transport=httpx.MockTransport(handler)) as fetcher:
         result = fetcher.fetch("https://example.com/x")
     assert result.content == b"hello" and result.encoding == "latin-1"
+
+
+# -- URLs typed in the web app: nothing private -----------------------------------------------
+
+
+def test_public_only_refuses_loopback_and_private_addresses(http_server: LocalServer) -> None:
+    url = http_server.route("/page", Reply(200, b"<html>ok</html>", {"Content-Type": "text/html"}))
+    with Fetcher(timeout=5) as fetcher:
+        assert fetcher.fetch(url).status == 200  # sources of newsletter.toml: the operator's choice
+        with pytest.raises(FetchError, match=r"private, loopback or link-local.*web\.fetch_private = true"):
+            fetcher.fetch(url, public_only=True)
+        for address in ("http://10.1.2.3/", "http://169.254.169.254/latest/meta-data/", "http://[::1]/"):
+            with pytest.raises(FetchError, match="not on the public web"):
+                fetcher.fetch(address, public_only=True)
+
+
+def test_public_only_checks_every_redirect() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"Location": "http://127.0.0.1:9/admin"})
+
+    # public.invalid does not resolve: it counts as public; its redirect to loopback does not
+    with Fetcher(timeout=5, transport=httpx.MockTransport(handler)) as fetcher:
+        with pytest.raises(FetchError, match=r"http://127\.0\.0\.1:9/admin: the address is private"):
+            fetcher.fetch("http://public.invalid/article", public_only=True)
+
+
+def test_public_host() -> None:
+    from newsletter.collect.http import public_host
+
+    assert not public_host("127.0.0.1") and not public_host("localhost") and not public_host("192.168.1.10")
+    assert not public_host("::1") and not public_host("fd00::1") and not public_host("0.0.0.0")
+    assert public_host("93.184.215.14") and public_host("2606:4700::1111")
+    assert public_host("no-such-host.invalid")  # its fetch fails with its own message

@@ -8,6 +8,8 @@ the reason and what happens next; the caller records it on the source and goes o
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -26,6 +28,9 @@ ACCEPT = (
     "text/html;q=0.9, text/xml;q=0.8, */*;q=0.5"
 )
 RETRY_LATER = "it will be retried at the next collect"
+# A request extension: refuse hosts at private, loopback or link-local addresses (every hop).
+PUBLIC_ONLY = "newsletter.public_only"
+PRIVATE_SETTING = "web.fetch_private"
 
 
 @dataclass
@@ -68,6 +73,7 @@ class Fetcher:
             max_redirects=MAX_REDIRECTS,
             headers={"User-Agent": self.user_agent, "Accept": ACCEPT},
             transport=transport,
+            event_hooks={"request": [_refuse_private]},
         )
 
     def __enter__(self) -> Fetcher:
@@ -85,9 +91,15 @@ class Fetcher:
         self._client.close()
 
     def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+        public_only: bool = False,
     ) -> FetchResult:
-        """GET URL; raises :class:`FetchError` for anything but a 2xx or a 304."""
+        """GET URL; raises :class:`FetchError` for anything but a 2xx or a 304.
+
+        PUBLIC_ONLY (for URLs an editor typed in the web app): a host, or a redirect's host,
+        at a private, loopback or link-local address is refused, so that a page of the app
+        cannot be used to reach the newsroom's internal services.
+        """
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
             raise FetchError(f"{url}: not an http(s) URL (check the source URL in newsletter.toml)")
@@ -97,7 +109,8 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            extensions = {PUBLIC_ONLY: True} if public_only else None
+            with self._client.stream("GET", url, headers=headers, extensions=extensions) as response:
                 return self._read(url, response)
         except httpx.TimeoutException:
             raise FetchError(
@@ -161,6 +174,29 @@ class Fetcher:
             f"{url}: response larger than {self.max_bytes:,} bytes ({detail}; "
             "raise collect.max_bytes if this is really the feed or the article)"
         )
+
+
+def public_host(host: str) -> bool:
+    """False when HOST is, or resolves to, an address that is not globally reachable (private,
+    loopback, link-local, reserved). A name that does not resolve counts as public: its fetch
+    fails on its own, with its own message."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, OSError):
+        return True
+    return all(ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_global for info in infos)
+
+
+def private_refusal(url: str) -> str:
+    return (
+        f"{url}: the address is private, loopback or link-local, not on the public web: refused "
+        f"(set {PRIVATE_SETTING} = true in newsletter.toml to let editors use intranet addresses)"
+    )
+
+
+def _refuse_private(request: httpx.Request) -> None:
+    if request.extensions.get(PUBLIC_ONLY) and not public_host(request.url.host):
+        raise FetchError(private_refusal(str(request.url)))
 
 
 def _status_message(status: int) -> str:

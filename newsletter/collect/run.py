@@ -63,6 +63,7 @@ class Collector:
         self.session = session
         self.config = config
         self.fetcher = fetcher
+        self.public_only = False  # while collecting a source an editor added in the web app
 
     # -- one source ---------------------------------------------------------------------
 
@@ -76,6 +77,7 @@ class Collector:
         if source is None:
             source = sync_source(self.session, source_config, location)
         source.last_fetched_at = utcnow()
+        self.public_only = origin == ORIGIN_WEB and not self.config.web.fetch_private
         try:
             if source_config.kind == "feed":
                 self._collect_feed(source, source_config, location, report)
@@ -104,7 +106,8 @@ class Collector:
         self, source: Source, source_config: SourceConfig, location: str, report: SourceReport
     ) -> None:
         if is_remote(location):
-            result = self.fetcher.fetch(location, etag=source.etag, last_modified=source.last_modified)
+            result = self.fetcher.fetch(location, etag=source.etag, last_modified=source.last_modified,
+                                        public_only=self.public_only)
             if result.not_modified:
                 report.not_modified = True
                 return
@@ -147,7 +150,7 @@ class Collector:
         return entry
 
     def _fetch_page(self, url: str) -> CollectedArticle:
-        result = self.fetcher.fetch(url)
+        result = self.fetcher.fetch(url, public_only=self.public_only)
         article = pages.extract_article(result.content, result.url)
         article.url = article.url or result.url
         return article

@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from newsletter.collect.http import public_host
 from newsletter.collect.store import sync_source
 from newsletter.config import SLUG_RE, Config, SourceConfig
 from newsletter.errors import ConfigError, InputError
@@ -52,6 +53,8 @@ PROBLEMS = {
     "local files are declared in newsletter.toml.",
     "url": "The URL must be an http:// or https:// address with a host name: {url}",
     "url-taken": "This URL is already collected as the source {name}.",
+    "url-private": "The address {url} is private, loopback or link-local, not on the public web "
+    "(set web.fetch_private = true in newsletter.toml to allow intranet sources).",
     "tag": "The tag {tag} is longer than 100 characters.",
     "language": "The language must be a code such as fr, en or ar, or empty to detect it.",
     "label": "The label is longer than 200 characters.",
@@ -224,6 +227,8 @@ def _check(
     web = parts.scheme in ("http", "https") and bool(parts.hostname)
     if not web or len(url) > URL_MAX or " " in url:
         raise SourceInputError("url", "url", url=url[:200])
+    if not config.web.fetch_private and not public_host(parts.hostname or ""):
+        raise SourceInputError("url", "url-private", url=url[:200])
     other = session.scalar(
         select(Source.name).where(Source.url == url, Source.id != (current.id if current else -1))
     )
