@@ -8,6 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
+import re
 import mailbox
 import subprocess
 import sys
@@ -665,6 +666,55 @@ def test_the_running_daemon_records_results_and_forgets_removed_jobs(tmp_path: P
         daemon.request_stop("SIGTERM")
         thread.join(20)
     assert not thread.is_alive()
+
+
+def test_a_run_missed_beyond_its_grace_is_recorded_as_missed(tmp_path: Path, monkeypatch) -> None:
+    """The daemon was down through a send time (and its grace): at the next start that run is
+    skipped, and `newsletter status` says so."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    from newsletter.daemon import JOBSTORE
+    from newsletter.report import read_job_results
+
+    config = _workspace(tmp_path, monkeypatch)
+    # a send hour half a day from now: the latest missed run is never inside its grace window
+    hour = (datetime.now(ZoneParis).hour + 12) % 24
+    lists = tmp_path / "subscribers" / "lists.toml"
+    lists.write_text(lists.read_text(encoding="utf-8").replace('"0 7 * * *"', f'"0 {hour} * * *"'), encoding="utf-8")
+    results = tmp_path / "daemon.jobs.json"
+
+    def run_until(condition, what: str) -> None:  # noqa: ANN001
+        daemon = Daemon(config)
+        thread = threading.Thread(target=daemon.run)
+        thread.start()
+        try:
+            _wait_for(condition, what)
+        finally:
+            daemon.request_stop("SIGTERM")
+            thread.join(20)
+        assert not thread.is_alive()
+
+    run_until(lambda: results.exists(), "a first run")  # the jobs are stored
+    # as if the daemon had been stopped for two days: the stored send time is long past
+    jobs = SQLAlchemyJobStore(url=f"sqlite:///{tmp_path / 'newsletter.db'}")
+    jobs.start(BackgroundScheduler(timezone=UTC), JOBSTORE)  # the store only, no scheduler running
+    job = jobs.lookup_job("send:revue")
+    two_days_ago = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
+    job.next_run_time = two_days_ago
+    jobs.update_job(job)
+    jobs.shutdown()
+
+    def missed() -> list:  # noqa: ANN202
+        return [r for r in read_job_results(results) if r.job == "send:revue" and r.result == "missed"]
+
+    run_until(lambda: bool(missed()), "the missed send")
+    (result,) = missed()
+    # coalesced: the latest of the runs missed since then is the one named
+    when = re.search(r"the run of (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) UTC was missed by more than its grace", result.message)
+    assert when and "skipped" in result.message, result.message
+    run = datetime.strptime(when.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    assert two_days_ago < run < datetime.now(UTC) and run.astimezone(ZoneParis).hour == hour
+    assert not (tmp_path / "outbox").exists()  # nothing was sent for it
 
 
 def test_a_test_clock_shifts_calendar_triggers_only(make_config, tmp_path: Path) -> None:
