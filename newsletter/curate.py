@@ -35,8 +35,8 @@ from newsletter.collect.sources import ORIGIN_IMPORT
 from newsletter.collect.store import add_article, content_hash, known_article
 from newsletter.config import Config
 from newsletter.deliver.batches import delivery_counts, delivery_problems
-from newsletter.deliver.message import MailBackend, MailBatch, Recipient
-from newsletter.deliver.send import render_for_send
+from newsletter.deliver.message import MailBackend, Recipient, single_mail
+from newsletter.deliver.send import render_for_send, sample_unsubscribe_url
 from newsletter.editions import (
     build_edition,
     check_editable,
@@ -58,7 +58,6 @@ from newsletter.store.models import (
 )
 from newsletter.summarize.pending import summarize_articles
 
-TEST_EDITION_ID = 0  # a test send is no edition's delivery: the outbox writes edition-0.mbox
 TEST_SUBJECT_PREFIX = "[test] "
 # Gmail clips a message whose HTML passes 102 KB ("[Message clipped]"): warn with room to spare.
 GMAIL_CLIP_BYTES = 102 * 1024
@@ -363,11 +362,6 @@ def size_warning(size: int) -> bool:
     return size > SIZE_WARNING_BYTES
 
 
-def sample_unsubscribe_url(config: Config) -> str:
-    """The unsubscribe link of a sample (as in the outbox's HTML copy): no reader's token."""
-    return f"{config.web.base_url.rstrip('/')}/unsubscribe"
-
-
 def preview(config: Config, list_config: ListConfig, edition: Edition, *, name: str) -> Preview:
     """EDITION rendered as for sending (:func:`deliver.send.render_for_send`), for a sample
     recipient called NAME."""
@@ -389,20 +383,11 @@ def send_test(
     (normalised). InputError for a bad address; DeliveryError when it was not sent."""
     address = normalise_email(address[:320])
     rendered = render_for_send(config, list_config, edition)
-    batch = MailBatch(
-        edition_id=TEST_EDITION_ID,
-        batch_id=0,
-        list_slug=list_config.slug,
-        subject=TEST_SUBJECT_PREFIX + rendered.subject,
-        html=rendered.html,
-        text=rendered.text,
-        from_name=list_config.from_name,
-        from_address=list_config.from_address,
+    backend.send_batch(single_mail(
+        list_config, config.web.base_url, subject=TEST_SUBJECT_PREFIX + rendered.subject,
+        html=rendered.html, text=rendered.text,
+        recipients=[Recipient(address, name, sample_unsubscribe_url(config), 0)],
         reply_to=list_config.reply_to or list_config.from_address,
         headers={"X-Newsletter-Test": f"edition {edition.id}"},
-        recipients=[Recipient(address, name, sample_unsubscribe_url(config), 0)],
-        message_id_domain=urlsplit(config.web.base_url).hostname or "newsletter.invalid",
-        list_name=list_config.name,
-    )
-    backend.send_batch(batch)
+    ))
     return address

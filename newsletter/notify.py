@@ -1,8 +1,9 @@
 """Short mails to a list's editors (``lists[].editors``): an edition held for review.
 
-Sent the way the sign-up confirmation is (``newsletter/web/mail.py``): one :class:`MailBatch`
-through the configured mail backend, edition id 0 (not an edition: the outbox writes
-``edition-0.mbox``, SendGrid events map to no list), marked ``Auto-Submitted``. Editors are no
+Sent the way the sign-up confirmation is (``newsletter/web/mail.py``): one
+:func:`~newsletter.deliver.message.single_mail` through the configured mail backend (no
+edition: the outbox writes ``edition-0.mbox``, SendGrid events map to no list), marked
+``Auto-Submitted``. Editors are no
 subscribers: no unsubscribe link and no List-Unsubscribe header. Written in English, like the
 commands and logs the notice points to.
 """
@@ -11,15 +12,12 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from newsletter.audience.lists import ListConfig
 from newsletter.config import Config
-from newsletter.deliver.message import MailBackend, MailBatch, Recipient
+from newsletter.deliver.message import MailBackend, Recipient, single_mail
 from newsletter.store.models import Edition
-
-NOTICE_EDITION_ID = 0  # as the confirmation mail: not an edition
 
 
 def held_notice(
@@ -86,20 +84,9 @@ def send_held_notice(
     subject, text, page = held_notice(
         list_config, edition, send_time=send_time, deadline=deadline, base_url=config.web.base_url
     )
-    batch = MailBatch(
-        edition_id=NOTICE_EDITION_ID,
-        batch_id=0,
-        list_slug=list_config.slug,
-        subject=subject,
-        html=page,
-        text=text,
-        from_name=list_config.from_name,
-        from_address=list_config.from_address,
-        reply_to="",
-        headers={"Auto-Submitted": "auto-generated"},
+    backend.send_batch(single_mail(
+        list_config, config.web.base_url, subject=subject, html=page, text=text,
         recipients=[Recipient(address, "", "", 0) for address in list_config.editors],
-        message_id_domain=urlsplit(config.web.base_url).hostname or "newsletter.invalid",
-        list_name=list_config.name,
-    )
-    backend.send_batch(batch)
+        headers={"Auto-Submitted": "auto-generated"},
+    ))
     return list(list_config.editors)

@@ -20,6 +20,7 @@ from newsletter.audience.subscribers import Member, sync_members
 from newsletter.collect.article import CollectedArticle
 from newsletter.collect.store import add_article, sync_source
 from newsletter.config import SourceConfig
+from newsletter.deliver.message import NO_EDITION
 from newsletter.deliver.send import start_sending
 from newsletter.editions import build_edition, get_edition, rewrite_item
 from newsletter.enrich.pending import enrich_pending
@@ -384,7 +385,7 @@ def test_a_test_send_lands_in_the_outbox_and_is_no_delivery(desk: Desk) -> None:
     response = desk.post(base + "/test", {"address": "relecture@example.org"})
     assert response.status_code == 303
     assert "Test envoyé à relecture@example.org." in messages(desk.client.get(response.headers["location"]).text)
-    (message,) = outbox(desk, curate.TEST_EDITION_ID)
+    (message,) = outbox(desk, NO_EDITION)
     assert message["To"] == f"{EDITOR} <relecture@example.org>"
     assert message["Subject"].startswith("[test] ") and message["X-Newsletter-Test"] == f"edition {desk.revue}"
     html_part = message.get_payload()[1].get_payload(decode=True).decode()

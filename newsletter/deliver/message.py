@@ -22,8 +22,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit
 
+from newsletter.audience.lists import ListConfig
 from newsletter.errors import DeliveryError
+
+# The edition id of a mail that belongs to no edition (a sign-up confirmation, an editors'
+# notice, a test send): the outbox writes it to edition-0.mbox, provider events map to no list.
+NO_EDITION = 0
 
 
 @dataclass
@@ -52,6 +58,40 @@ class MailBatch:
     recipients: list[Recipient]
     message_id_domain: str = "newsletter.invalid"
     list_name: str = ""  # the List-Id phrase ("Revue de presse"); empty means the slug alone
+
+
+def message_id_domain(base_url: str) -> str:
+    """The right-hand side of our Message-IDs: the web app's host name."""
+    return urlsplit(base_url).hostname or MailBatch.message_id_domain
+
+
+def single_mail(
+    list_config: ListConfig,
+    base_url: str,
+    *,
+    subject: str,
+    html: str,
+    text: str,
+    recipients: list[Recipient],
+    reply_to: str = "",
+    headers: dict[str, str] | None = None,
+) -> MailBatch:
+    """A mail from LIST_CONFIG's sender that is no edition's delivery (:data:`NO_EDITION`)."""
+    return MailBatch(
+        edition_id=NO_EDITION,
+        batch_id=0,
+        list_slug=list_config.slug,
+        subject=subject,
+        html=html,
+        text=text,
+        from_name=list_config.from_name,
+        from_address=list_config.from_address,
+        reply_to=reply_to,
+        headers=headers or {},
+        recipients=recipients,
+        message_id_domain=message_id_domain(base_url),
+        list_name=list_config.name,
+    )
 
 
 @dataclass

@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -39,6 +38,7 @@ from newsletter.deliver.message import (
     PartialDeliveryError,
     Recipient,
     RetryableDeliveryError,
+    message_id_domain,
 )
 from newsletter.deliver.outcomes import BatchOutcome, record_result, record_retryable
 from newsletter.editions import edition_view, get_edition
@@ -112,6 +112,11 @@ def finish_edition(session: Session, edition_id: int) -> bool:
     return unsent == 0
 
 
+def sample_unsubscribe_url(config: Config) -> str:
+    """The unsubscribe link of a sample (the outbox's HTML copy, a preview, a test): no token."""
+    return f"{config.web.base_url.rstrip('/')}/unsubscribe"
+
+
 def render_for_send(config: Config, list_config: ListConfig, edition: Edition) -> RenderedEdition:
     return render_edition(edition_view(config, list_config, edition), config.folder(config.paths.templates))
 
@@ -122,10 +127,9 @@ def prepare_edition(
     """Render EDITION for sending; the outbox also keeps its HTML beside its mbox."""
     rendered = render_for_send(config, list_config, edition)
     if hasattr(backend, "write_html"):
-        sample, _ = personalize(rendered, name="", unsubscribe_url=f"{config.web.base_url.rstrip('/')}/unsubscribe")
+        sample, _ = personalize(rendered, name="", unsubscribe_url=sample_unsubscribe_url(config))
         backend.write_html(edition.id, sample)
-    domain = urlsplit(config.web.base_url).hostname or "newsletter.invalid"
-    return PreparedEdition(edition.id, list_config, rendered, domain)
+    return PreparedEdition(edition.id, list_config, rendered, message_id_domain(config.web.base_url))
 
 
 def _recipients(

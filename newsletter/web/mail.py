@@ -4,10 +4,9 @@ language and handed to the configured mail backend as a batch of one."""
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from newsletter.audience.lists import ListConfig
-from newsletter.deliver.message import MailBackend, MailBatch, Recipient
+from newsletter.deliver.message import MailBackend, Recipient, single_mail
 from newsletter.errors import RenderError
 from newsletter.render.email import inline_css, mjml_to_html
 from newsletter.render.view import RTL_LANGUAGES
@@ -15,7 +14,6 @@ from newsletter.store.models import Subscriber
 from newsletter.web.pages import environment, strings, text
 
 TEMPLATE = "confirm"
-CONFIRM_EDITION_ID = 0  # not an edition: the outbox writes edition-0.mbox, events map to no list
 
 
 def render_confirmation(
@@ -48,19 +46,8 @@ def send_confirmation(
     subject, html, body_text = render_confirmation(
         templates, list_config, language, subscriber.name, confirm_url
     )
-    batch = MailBatch(
-        edition_id=CONFIRM_EDITION_ID,
-        batch_id=0,
-        list_slug=list_config.slug,
-        subject=subject,
-        html=html,
-        text=body_text,
-        from_name=list_config.from_name,
-        from_address=list_config.from_address,
-        reply_to=list_config.reply_to,
-        headers={"Auto-Submitted": "auto-generated"},
+    backend.send_batch(single_mail(
+        list_config, base_url, subject=subject, html=html, text=body_text,
         recipients=[Recipient(subscriber.email, subscriber.name, unsubscribe_url, subscriber.id)],
-        message_id_domain=urlsplit(base_url).hostname or "newsletter.invalid",
-        list_name=list_config.name,
-    )
-    backend.send_batch(batch)
+        reply_to=list_config.reply_to, headers={"Auto-Submitted": "auto-generated"},
+    ))
