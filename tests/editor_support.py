@@ -9,7 +9,6 @@ Secure); ``logged_in`` is the same client after a real login as EDITOR / PASSWOR
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from newsletter.store.db import Store
 from newsletter.web import create_app
 
 from .conftest import ROOT
+from .test_web_consent import Clock
 
 SECRET = "a-test-secret-that-is-long-enough"
 EDITOR, PASSWORD = "salma", "correct horse battery"
@@ -45,14 +45,6 @@ from_address = "ar@example.org"
 tags = ["culture"]
 language = "ar"
 """
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def csrf_of(html: str) -> str:
