@@ -64,6 +64,21 @@ def _list(**kw: object) -> ListConfig:
     return ListConfig(**base)  # type: ignore[arg-type]
 
 
+def wire_articles(session, config, when: datetime) -> None:  # noqa: ANN001
+    """ARTICLES from the source "wire", published and collected WHEN, enriched and summarized."""
+    wire = sync_source(session, SourceConfig(name="wire", url="https://wire.example/feed"), "https://wire.example/feed")
+    for n, (tag, title, text) in enumerate(ARTICLES):
+        article = add_article(session, wire, CollectedArticle(
+            title=title, text=text, url=f"https://wire.example/{n}", language="fr",
+            published=when, categories=[],
+        ))
+        article.collected_at = when
+        article.tags.append(ArticleTag(tag=tag, origin="feed"))
+    session.flush()
+    enrich_pending(session, config)
+    summarize_pending(session, config)
+
+
 @pytest.fixture
 def newsroom(store: Store, make_config, tmp_path: Path):
     """Articles collected on the eve of the Paris clock change, enriched and summarized; 3 readers."""
@@ -72,17 +87,7 @@ def newsroom(store: Store, make_config, tmp_path: Path):
         paths={"templates": str(ROOT / "templates"), "outbox": str(tmp_path / "outbox")},
     )
     with store.session() as session:
-        wire = sync_source(session, SourceConfig(name="wire", url="https://wire.example/feed"), "https://wire.example/feed")
-        for n, (tag, title, text) in enumerate(ARTICLES):
-            article = add_article(session, wire, CollectedArticle(
-                title=title, text=text, url=f"https://wire.example/{n}", language="fr",
-                published=EVE, categories=[],
-            ))
-            article.collected_at = EVE
-            article.tags.append(ArticleTag(tag=tag, origin="feed"))
-        session.flush()
-        enrich_pending(session, config)
-        summarize_pending(session, config)
+        wire_articles(session, config, EVE)
         mailing_list = sync_lists(session, [_list()])["revue"]
         sync_members(session, mailing_list, [Member(email=f"reader{i}@example.org", name="", language="fr") for i in range(3)], origin="test")
     return config

@@ -32,16 +32,11 @@ import pytest
 from newsletter import config as config_mod
 from newsletter.audience.lists import load_lists, sync_lists
 from newsletter.audience.subscribers import Member, sync_members
-from newsletter.collect.article import CollectedArticle
-from newsletter.collect.store import add_article, sync_source
-from newsletter.config import SourceConfig
-from newsletter.enrich.pending import enrich_pending
 from newsletter.report import read_job_results
 from newsletter.store.db import Store, make_engine, migrate
-from newsletter.store.models import ArticleTag
-from newsletter.summarize.pending import summarize_pending
 
 from .conftest import ROOT
+from .test_daemon import wire_articles
 
 # 07:30 in Paris (CEST, UTC+2) on 2026-06-10, drafted one minute before
 SEND = datetime(2026, 6, 10, 5, 30, tzinfo=UTC)
@@ -63,12 +58,6 @@ review = "auto"
 lead_minutes = 1
 """
 
-ARTICLES = [
-    ("eco", "La banque centrale laisse son taux inchangé", "La banque centrale a laissé son taux directeur inchangé mardi. L’inflation reste contenue selon son conseil. Les analystes attendaient ce statu quo."),
-    ("sport", "Le club local remporte le derby", "Le club local a remporté le derby dimanche soir devant un stade plein. Le but décisif est venu à dix minutes de la fin. L’entraîneur a salué ses joueurs."),
-]
-
-
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A configuration, a migrated SQLite store holding two articles of the morning (enriched
@@ -89,17 +78,7 @@ def workspace(tmp_path: Path) -> Path:
     store = Store.open(config.database_url)
     morning = SEND - timedelta(hours=2)
     with store.session() as session:
-        wire = sync_source(session, SourceConfig(name="wire", url="https://wire.example/feed"), "https://wire.example/feed")
-        for n, (tag, title, text) in enumerate(ARTICLES):
-            article = add_article(session, wire, CollectedArticle(
-                title=title, text=text, url=f"https://wire.example/{n}", language="fr",
-                published=morning, categories=[],
-            ))
-            article.collected_at = morning
-            article.tags.append(ArticleTag(tag=tag, origin="feed"))
-        session.flush()
-        enrich_pending(session, config)
-        summarize_pending(session, config)
+        wire_articles(session, config, morning)
         (revue,) = load_lists(subscribers / "lists.toml")
         mailing_list = sync_lists(session, [revue])["revue"]
         members = [Member(email=address, name="", language="fr") for address in READERS]
