@@ -61,6 +61,17 @@ def _emails(store: Store) -> dict[int, str]:
         return dict(session.execute(select(Subscriber.id, Subscriber.email)).all())
 
 
+def _editions_show(store: Store, tmp_path: Path, monkeypatch, edition_id: int, *options: str):  # noqa: ANN001, ANN202
+    """`newsletter editions show EDITION_ID [OPTIONS]` over STORE, as an editor runs it."""
+    config = tmp_path / "newsletter.toml"
+    config.write_text(f'[paths]\ntemplates = "{ROOT / "templates"}"\n')
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", store.url)
+    monkeypatch.setattr("newsletter.cli.editions.edition_list", lambda config, edition: _list())
+    shown = CliRunner().invoke(cli, ["--config", str(config), "editions", "show", str(edition_id), *options])
+    assert shown.exit_code == 0, shown.output
+    return shown
+
+
 class Watching:
     """A backend that notes, as each call starts, the batch's ``not_before`` and the time."""
 
@@ -123,12 +134,7 @@ def test_retries_are_bounded_then_the_batch_fails_with_the_last_reason(store: St
     assert "Service Unavailable" in failed.last_error
 
     # editions show: the failure and its reason
-    config = tmp_path / "newsletter.toml"
-    config.write_text(f'[paths]\ntemplates = "{ROOT / "templates"}"\n')
-    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", store.url)
-    monkeypatch.setattr("newsletter.cli.editions.edition_list", lambda config, edition: _list())
-    shown = CliRunner().invoke(cli, ["--config", str(config), "editions", "show", str(edition_id)])
-    assert shown.exit_code == 0, shown.output
+    shown = _editions_show(store, tmp_path, monkeypatch, edition_id)
     assert "failed 1" in shown.output and "sent 7" in shown.output
     assert "batch 2 failed: gave up after 3 attempts: SendGrid answered 503" in shown.output
 
@@ -169,16 +175,11 @@ def test_a_rate_limit_reset_beyond_the_call_is_kept_by_the_ledger(store: Store, 
     batch = _batches(store)[1]
     assert batch.status == "pending" and batch.not_before - before >= timedelta(seconds=3600)
 
-    config = tmp_path / "newsletter.toml"
-    config.write_text(f'[paths]\ntemplates = "{ROOT / "templates"}"\n')
-    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", store.url)
-    monkeypatch.setattr("newsletter.cli.editions.edition_list", lambda config, edition: _list())
-    shown = CliRunner().invoke(cli, ["--config", str(config), "editions", "show", str(edition_id)])
-    assert shown.exit_code == 0, shown.output
+    shown = _editions_show(store, tmp_path, monkeypatch, edition_id)
     assert "retrying 1" in shown.output and "sent 7" in shown.output
     when = f"{batch.not_before:%Y-%m-%d %H:%M:%S} UTC"
     assert f"batch 1 retrying: next attempt after {when}: attempt 1 of 3 failed: SendGrid answered 429" in shown.output
-    listed = CliRunner().invoke(cli, ["--config", str(config), "editions", "show", str(edition_id), "--format", "json"])
+    listed = _editions_show(store, tmp_path, monkeypatch, edition_id, "--format", "json")
     assert '"retrying": 1' in listed.output
 
 
