@@ -19,10 +19,8 @@ from newsletter.audience.lists import load_lists, sync_lists
 from newsletter.store.db import Store
 from newsletter.web import create_app
 
-from .conftest import ROOT
-from .test_web_consent import Clock
+from .support.web import SECRET, Clock, web_config
 
-SECRET = "a-test-secret-that-is-long-enough"
 EDITOR, PASSWORD = "salma", "correct horse battery"
 BASE_URL = "https://news.example.org"
 LISTS = """
@@ -66,15 +64,9 @@ def log_in(client: TestClient, name: str = EDITOR, password: str = PASSWORD):  #
 
 @pytest.fixture(name="editor_web")
 def editor_web_fixture(store: Store, make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", SECRET)
+    # fetch_private: the pages added by URL are on loopback servers
+    config = web_config(make_config, tmp_path, monkeypatch, LISTS, base_url=BASE_URL, fetch_private=True)
     folder = tmp_path / "subscribers"
-    folder.mkdir()
-    (folder / "lists.toml").write_text(LISTS, encoding="utf-8")
-    config = make_config(
-        paths={"subscribers": str(folder), "templates": str(ROOT / "templates"),
-               "outbox": str(tmp_path / "outbox")},
-        web={"base_url": BASE_URL, "fetch_private": True},  # pages on loopback servers
-    )
     with store.session() as session:
         sync_lists(session, load_lists(folder / "lists.toml"))
         add_editor(session, EDITOR, PASSWORD, email="salma@example.org")

@@ -31,8 +31,8 @@ from newsletter.web import archive
 from newsletter.web.archive import archive_routes, parse_day, public_html
 
 from .conftest import ROOT
+from .support.web import SECRET, web_config
 
-SECRET = "a-test-secret-that-is-long-enough"
 BASE = "https://news.example.org"
 LISTS = """
 [[lists]]
@@ -87,15 +87,8 @@ SENT, ALSO_SENT, APPROVED, DRAFT = (date(2026, 11, d) for d in (25, 26, 27, 28))
 def newsroom(store: Store, make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """Lists revue (fr), nashra (ar) and quiet (en, nothing sent), with readers; revue has
     two sent editions, one approved and one draft; nashra one sent edition."""
-    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", SECRET)
+    config = web_config(make_config, tmp_path, monkeypatch, LISTS, base_url=BASE)
     folder = tmp_path / "subscribers"
-    folder.mkdir()
-    (folder / "lists.toml").write_text(LISTS, encoding="utf-8")
-    config = make_config(
-        paths={"subscribers": str(folder), "templates": str(ROOT / "templates"),
-               "outbox": str(tmp_path / "outbox")},
-        web={"base_url": BASE},
-    )
     lists = {lst.slug: lst for lst in load_lists(folder / "lists.toml")}
     collected = datetime.now(timezone.utc) - timedelta(hours=1)
     with store.session() as session:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import mailbox
 import re
-import time
 from email.header import decode_header, make_header
 from pathlib import Path
 
@@ -20,9 +19,8 @@ from newsletter.store.models import ConsentEvent, MailingList, Membership, Subsc
 from newsletter.tokens import make_unsubscribe_token
 from newsletter.web import create_app
 
-from .conftest import ROOT
+from .support.web import SECRET, Clock, web_config
 
-SECRET = "a-test-secret-that-is-long-enough"
 LISTS = """
 [[lists]]
 slug = "revue"
@@ -50,25 +48,10 @@ language = "ar"
 """
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()  # the store stamps changes with the real time
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture(name="web")
 def web_app(store: Store, make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("NEWSLETTER_SECRET_KEY", SECRET)
+    config = web_config(make_config, tmp_path, monkeypatch, LISTS, base_url="https://news.example.org")
     folder = tmp_path / "subscribers"
-    folder.mkdir()
-    (folder / "lists.toml").write_text(LISTS, encoding="utf-8")
-    config = make_config(
-        paths={"subscribers": str(folder), "templates": str(ROOT / "templates"),
-               "outbox": str(tmp_path / "outbox")},
-        web={"base_url": "https://news.example.org"},
-    )
     with store.session() as session:
         sync_lists(session, load_lists(folder / "lists.toml"))
     clock = Clock()
