@@ -44,7 +44,11 @@ class Weights:
     at mean + β·(max − min), a 1/(1 + index) or exponential position prior, an extra bonus
     for the first sentence, MMR redundancy against the sentences already chosen,
     undirected degree, penalties for quotes, bonuses for length or digits, and 5- or
-    6-letter prefixes or word bigrams instead of lemmas.
+    6-letter prefixes or word bigrams instead of lemmas. Also below on lines 1-500 (ROUGE-L
+    19.46 here): sentence embeddings (multilingual-e5-small, 4-bit) as edge weights (18.53 at
+    best) or mixed half and half with TF-IDF (19.06), at ~4 articles/s; a linear ranker
+    trained on the sentences' own ROUGE with 5-fold cross-validation (18.97 at best);
+    Lin & Bilmes' submodular coverage with a position-weighted reward (18.90 at best).
     """
 
     # β: edges below min + β·(max − min) count as nothing; at 0 only the weakest edge's
