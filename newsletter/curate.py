@@ -250,11 +250,15 @@ def add_article_by_url(
     check_editable(edition)
     url = url.strip()
     if urlsplit(url).scheme.lower() not in ("http", "https") or not urlsplit(url).hostname:
-        raise FetchError(f"{url or '(empty)'}: not a web address: paste the article's http(s) URL")
+        raise FetchError(
+            f"{url or '(empty)'}: not a web address: paste the article's http(s) URL",
+            code="url-not-web" if url else "url-empty", url=url,
+        )
     if section and section not in list_config.section_order:
         raise EditionError(
             f"no section {section!r} in list {list_config.slug} "
-            f"(its sections: {', '.join(list_config.section_order)})"
+            f"(its sections: {', '.join(list_config.section_order)})",
+            code="section-missing", section=section, sections=", ".join(list_config.section_order),
         )
     article = known_article(session, None, CollectedArticle(title="", text="", url=url))
     if article is None:

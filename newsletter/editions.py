@@ -195,7 +195,10 @@ def get_edition(session: Session, edition_id: int) -> Edition:
         )
     ).first()
     if edition is None:
-        raise EditionError(f"no edition {edition_id} (run 'newsletter status' to see the editions)")
+        raise EditionError(
+            f"no edition {edition_id} (run 'newsletter status' to see the editions)",
+            code="edition-missing", id=edition_id,
+        )
     return edition
 
 
@@ -206,7 +209,10 @@ def _editable(edition: Edition) -> None:
         f": run 'newsletter editions unapprove {edition.id}' to edit it"
         if edition.status == "approved" else ": it can no longer change"
     )
-    raise EditionError(f"edition {edition.id} is {edition.status}{hint}")
+    code = "edition-approved" if edition.status == "approved" else "edition-closed"
+    raise EditionError(
+        f"edition {edition.id} is {edition.status}{hint}", code=code, status=edition.status
+    )
 
 
 def _item(edition: Edition, item_id: int) -> EditionItem:
@@ -214,7 +220,10 @@ def _item(edition: Edition, item_id: int) -> EditionItem:
         if item.id == item_id:
             return item
     ids = ", ".join(str(i.id) for i in edition.items) or "none"
-    raise EditionError(f"edition {edition.id} has no item {item_id} (its items: {ids})")
+    raise EditionError(
+        f"edition {edition.id} has no item {item_id} (its items: {ids})",
+        code="item-missing", item=item_id,
+    )
 
 
 # The same checks for newsletter.curate's edits (add by URL, regenerate a summary, rebuild).
@@ -288,14 +297,20 @@ def approve(edition: Edition) -> None:
     if edition.status != "held":
         _editable(edition)
     if edition.items and not any(i.included for i in edition.items):
-        raise EditionError(f"edition {edition.id} has no included item: restore one or cancel it")
+        raise EditionError(
+            f"edition {edition.id} has no included item: restore one or cancel it",
+            code="edition-empty",
+        )
     edition.status = "approved"
     edition.approved_at = utcnow()
 
 
 def unapprove(edition: Edition) -> None:
     if edition.status != "approved":
-        raise EditionError(f"edition {edition.id} is {edition.status}, not approved")
+        raise EditionError(
+            f"edition {edition.id} is {edition.status}, not approved",
+            code="not-approved", status=edition.status,
+        )
     edition.status = "draft"
     edition.approved_at = None
 

@@ -17,6 +17,11 @@
 
 Every message names the thing (file, line, key, URL, source) and, where there is one, the next step.
 Library code raises these; only the edges (CLI, web, daemon) turn them into exit codes or pages.
+
+The message is English and written for the command line. An error an editor can meet in the web
+app also carries a ``code`` and the ``params`` of its message, so that the app can say the same
+thing in the editor's language and with the app's next step (a button, not a command): see
+``newsletter/web/editor/problems.py``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ class NewsletterError(Exception):
     """Base of every error the user can act on."""
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *, code: str = "", **params: object) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
 
 
 class ConfigError(NewsletterError):

@@ -289,18 +289,21 @@ def test_a_page_that_cannot_be_added_is_named_with_the_reason(desk: Desk, site: 
     with LocalServer() as gone:
         unreachable = gone.url("/article")
     before = len(desk.edition().items)
-    for url, reason in (
-        (site.url("/gone"), "HTTP 404"),
-        (site.url("/accueil"), "no article text found"),
-        (unreachable, "cannot connect"),
-        ("javascript:alert(1)", "not a web address"),
+    for url, reason in (  # in the editor's language, with what to do in the app
+        (site.url("/gone"), "n’existe pas (HTTP 404) : vérifiez l’adresse"),  # spaces collapsed
+        (site.url("/accueil"), "Aucun texte d’article n’a été trouvé"),
+        (unreachable, "Impossible de joindre"),
+        ("javascript:alert(1)", "n’est pas une adresse web"),
     ):
         response = desk.post(f"/editor/editions/{desk.revue}/items", {"url": url})
         assert response.status_code == 303
         (shown,) = messages(desk.client.get(response.headers["location"]).text)
         assert shown.startswith("Article non ajouté") and url in shown and reason in shown, shown
+        assert "newsletter.toml" not in shown and "check the source URL" not in shown, shown
         answer = desk.post(f"/editor/editions/{desk.revue}/items", {"url": url}, json=True)
         assert answer.status_code == 409 and url in answer.json()["error"]
+    empty = desk.post(f"/editor/editions/{desk.revue}/items", {"url": " "}, json=True)
+    assert empty.json()["error"].startswith("Article non ajouté\u00a0: Collez l’adresse de l’article")
     assert len(desk.edition().items) == before
 
 
@@ -331,7 +334,9 @@ def test_approve_unapprove_then_send_now_through_the_outbox(desk: Desk) -> None:
     assert desk.edition().status == "approved" and "Approuvée" in html
     assert "<form" not in html.split('id="items"')[1].split('id="review"')[0]  # read-only now
     refused = desk.post(f"{base}/items/{desk.items('economie')[0].id}/text", {"summary": "x"}, json=True)
-    assert refused.status_code == 409 and "unapprove" in refused.json()["error"]
+    # the app's next step, not the command line's ('newsletter editions unapprove N')
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "Cette édition est approuvée\u00a0: remettez-la en brouillon pour la modifier."
     assert desk.post(base + "/unapprove").status_code == 303 and desk.edition().status == "draft"
     desk.post(base + "/approve")
     with desk.client.store.session() as session:  # type: ignore[attr-defined]
@@ -366,10 +371,11 @@ def test_a_sent_edition_cannot_be_edited(desk: Desk) -> None:
     }.items():
         answer = desk.post(base + path, data, json=True)
         assert answer.status_code == 409, path
-        assert "sent" in answer.json()["error"], path
+        assert "(état\u00a0: envoyée)" in answer.json()["error"], path
     form = desk.post(f"{base}/items/{item.id}/text", {"summary": "trop tard"})
     assert form.status_code == 303
-    assert any("sent" in m for m in messages(desk.client.get(form.headers["location"]).text))
+    shown = messages(desk.client.get(form.headers["location"]).text)
+    assert "Cette édition ne peut plus changer (état : envoyée)." in shown
     edition = desk.edition()
     assert edition.status == "sent" and edition.subject == ""
     assert all(i.summary_override is None and i.included for i in edition.items)

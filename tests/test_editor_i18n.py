@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from newsletter.errors import EditionError, RenderError
+from newsletter.web.editor.problems import PROBLEMS, describe
 from newsletter.web.i18n import LOCALE_DIR, translations
 
 from .conftest import ROOT
@@ -39,3 +43,33 @@ def test_every_interface_string_has_a_french_translation() -> None:
 def test_catalog_is_read_without_a_compile_step() -> None:
     assert translations("fr").gettext("Log in") == "Se connecter"
     assert translations("en").gettext("Log in") == "Log in"
+
+
+def test_every_translation_keeps_the_placeholders_of_its_message() -> None:
+    """A translation that drops or renames a %(name)s would fail only when that message is shown."""
+    placeholder = re.compile(r"%\((\w+)\)s")
+    for path in (LOCALE_DIR / "fr" / "LC_MESSAGES").glob("*.po"):
+        with path.open("rb") as po:
+            for m in read_po(po, locale="fr"):
+                if m.id and isinstance(m.id, str) and m.string:
+                    expected = set(placeholder.findall(m.id))
+                    assert set(placeholder.findall(m.string)) == expected, (path.name, m.id)
+
+
+def test_every_problem_the_app_translates_is_raised_by_the_library() -> None:
+    """PROBLEMS' codes are the ones the library raises (no dead entry, no misspelt code)."""
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "newsletter").rglob("*.py"))
+    raised = set(re.findall(r'code(?:, hint)?\s*=\s*"([a-z0-9-]+)"', source))
+    raised |= set(re.findall(r'code\s*=\s*"[a-z0-9-]+" if [^\n]+? else "([a-z0-9-]+)"', source))
+    assert set(PROBLEMS) <= raised, sorted(set(PROBLEMS) - raised)
+
+
+def test_a_problem_reads_in_the_editors_language_and_an_unknown_one_keeps_its_message() -> None:
+    french = translations("fr").gettext
+    locked = EditionError("edition 3 is sent", code="edition-closed", status="sent")
+    assert describe(locked, french) == "Cette édition ne peut plus changer (état\u00a0: envoyée)."
+    english = translations("en").gettext
+    assert describe(locked, english) == "This edition can no longer change (status: sent)."
+    broken = RenderError("templates/email/digest.mjml, line 4: unexpected '}'")
+    assert describe(broken, french) == str(broken)
+

@@ -242,6 +242,16 @@ def test_csv_import_reports_each_line_and_never_reactivates_an_unsubscribe(logge
     lines = re.findall(r'<tr class="(\w+)">\s*<td class="num">(\d+)</td>\s*<td>(.*?)</td>', report, re.DOTALL)
     assert [(kind, line) for kind, line, _ in lines] == [("refused", "3"), ("warning", "5")]
     assert "pas-une-adresse" in lines[0][2] and "already on line 2" in lines[1][2]
+    # the same report in French (the interface's default), the problems too
+    french = logged_in.post(
+        "/editor/subscribers/import",
+        data={"csrf_token": logged_in.csrf, "list": "revue"},
+        files={"file": ("abonnés de novembre.csv", CSV, "text/csv")},
+    )
+    lines = re.findall(r'<tr class="(\w+)">\s*<td class="num">(\d+)</td>\s*<td>(.*?)</td>',
+                       _section(french.text, 'id="import-report"'), re.DOTALL)
+    assert lines[0][2].startswith("Refusée\u00a0: Adresse électronique invalide pas-une-adresse (")
+    assert "nouvelle@example.org est déjà à la ligne 2\u00a0: les deux lignes sont fusionnées." in lines[1][2]
     with store.session() as session:
         statuses = dict(session.execute(
             select(Subscriber.email, Membership.status).join(Membership, Membership.subscriber_id == Subscriber.id)
@@ -261,7 +271,8 @@ def test_csv_import_refuses_a_missing_list_an_unreadable_file_and_a_missing_toke
                                data={"csrf_token": logged_in.csrf, "list": "revue"},
                                files={"file": ("a.csv", b"nom;adresse\nx;y\n", "text/csv")})
     assert no_header.status_code == 400
-    assert "no &#39;email&#39; column" in no_header.text and "a.csv:1" in no_header.text
+    assert ("The file could not be imported: The first line names no email column "
+            "(columns found: &#39;nom&#39;, &#39;adresse&#39;).") in no_header.text
     assert "newsletter-upload-" not in no_header.text  # the temporary path is not shown
     forged = logged_in.post("/editor/subscribers/import", data={"list": "revue"},
                             files={"file": ("a.csv", CSV, "text/csv")})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
@@ -31,11 +31,14 @@ def normalise_email(raw: str) -> str:
     """
     text = unicodedata.normalize("NFC", raw.strip())
     if not text:
-        raise InputError("empty email address")
+        raise InputError("empty email address", code="email-empty")
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise InputError(f"invalid email address {text!r}: {exc}") from None
+        raise InputError(
+            f"invalid email address {text!r}: {exc}",
+            code="email-invalid", email=text, detail=str(exc),
+        ) from None
 
 
 @dataclass
@@ -50,12 +53,17 @@ class Member:
 
 @dataclass
 class RowError:
-    """A problem with one line of a list file; a warning does not stop the row from loading."""
+    """A problem with one line of a list file; a warning does not stop the row from loading.
+
+    CODE and PARAMS let the web app say REASON in the editor's language (see
+    ``newsletter/web/editor/problems.py``)."""
 
     path: Path | str
     line: int
     reason: str
     warning: bool = False
+    code: str = ""
+    params: dict[str, object] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {'warning: ' if self.warning else ''}{self.reason}"
@@ -65,7 +73,7 @@ class _FileError(InputError):
     """A list file that cannot be read at all (no header, no email column, not UTF-8)."""
 
     def __init__(self, error: RowError) -> None:
-        super().__init__(str(error))
+        super().__init__(str(error), code=error.code, **error.params)
         self.error = error
 
 
@@ -78,7 +86,8 @@ def _decode(path: Path, data: bytes) -> str:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise _FileError(
-            RowError(path, line, f"not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV")
+            RowError(path, line, f"not UTF-8 text (byte {exc.start}); save the file as UTF-8 CSV",
+                     code="not-utf8", params={"byte": exc.start})
         ) from None
 
 
@@ -104,19 +113,22 @@ def read_members(path: Path) -> tuple[list[Member], list[RowError]]:
         header = next(reader, None)
         if header is None or not any(cell.strip() for cell in header):
             raise _FileError(
-                RowError(path, 1, "empty file: expected a header row with an 'email' column")
+                RowError(path, 1, "empty file: expected a header row with an 'email' column",
+                         code="no-header")
             )
         columns = [cell.strip().lower() for cell in header]
         if "email" not in columns:
             found = ", ".join(repr(c) for c in columns if c) or "none"
             raise _FileError(
-                RowError(path, 1, f"no 'email' column in the header row (found: {found})")
+                RowError(path, 1, f"no 'email' column in the header row (found: {found})",
+                         code="no-email-column", params={"found": found})
             )
         index = {name: columns.index(name) for name in COLUMNS if name in columns}
         unknown = [c for c in columns if c and c not in COLUMNS]
         if unknown:
             problems.append(
-                RowError(path, 1, f"ignored unknown column(s): {', '.join(unknown)}", warning=True)
+                RowError(path, 1, f"ignored unknown column(s): {', '.join(unknown)}", warning=True,
+                         code="unknown-columns", params={"columns": ", ".join(unknown)})
             )
         members: dict[str, Member] = {}
         end = reader.line_num
@@ -132,16 +144,18 @@ def read_members(path: Path) -> tuple[list[Member], list[RowError]]:
             try:
                 email = normalise_email(cell("email"))
             except InputError as exc:
-                problems.append(RowError(path, line, str(exc)))
+                problems.append(RowError(path, line, str(exc), code=exc.code, params=exc.params))
                 continue
             name = unicodedata.normalize("NFC", " ".join(cell("name").split()))
             language = cell("language").lower()
             if len(name) > NAME_MAX:
-                problems.append(RowError(path, line, f"name longer than {NAME_MAX} characters"))
+                problems.append(RowError(path, line, f"name longer than {NAME_MAX} characters",
+                                         code="name-too-long", params={"max": NAME_MAX}))
                 continue
             if len(language) > LANGUAGE_MAX:
                 problems.append(
-                    RowError(path, line, f"language {language[:20]!r} is not a language code")
+                    RowError(path, line, f"language {language[:20]!r} is not a language code",
+                             code="language-invalid", params={"language": language[:20]})
                 )
                 continue
             known = members.get(email)
@@ -149,12 +163,15 @@ def read_members(path: Path) -> tuple[list[Member], list[RowError]]:
                 members[email] = Member(email, name, language, line)
                 continue
             problems.append(
-                RowError(path, line, f"{email} already on line {known.line}: merged", warning=True)
+                RowError(path, line, f"{email} already on line {known.line}: merged", warning=True,
+                         code="duplicate", params={"email": email, "line": known.line})
             )
             known.name = name or known.name
             known.language = language or known.language
     except csv.Error as exc:
-        raise _FileError(RowError(path, reader.line_num, f"unreadable CSV: {exc}")) from None
+        line = reader.line_num
+        raise _FileError(RowError(path, line, f"unreadable CSV: {exc}", code="csv-unreadable",
+                                  params={"detail": str(exc), "line": line})) from None
     return list(members.values()), problems
 
 

@@ -102,7 +102,10 @@ class Fetcher:
         """
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
-            raise FetchError(f"{url}: not an http(s) URL (check the source URL in newsletter.toml)")
+            raise FetchError(
+                f"{url}: not an http(s) URL (check the source URL in newsletter.toml)",
+                code="url-not-web", url=url,
+            )
         headers = {}
         if etag:
             headers["If-None-Match"] = etag
@@ -115,23 +118,29 @@ class Fetcher:
         except httpx.TimeoutException:
             raise FetchError(
                 f"{url}: timed out after {self.timeout:g} s ({RETRY_LATER}; "
-                "raise collect.timeout if the site is always slow)"
+                "raise collect.timeout if the site is always slow)",
+                code="fetch-timeout", url=url,
             ) from None
         except httpx.TooManyRedirects:
             raise FetchError(
                 f"{url}: more than {MAX_REDIRECTS} redirects (a redirect loop? "
-                "open the URL in a browser and use the final address)"
+                "open the URL in a browser and use the final address)",
+                code="fetch-redirects", url=url,
             ) from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise FetchError(f"{url}: invalid URL ({exc}; check the source URL)") from None
+            raise FetchError(
+                f"{url}: invalid URL ({exc}; check the source URL)", code="url-invalid", url=url
+            ) from None
         except httpx.ConnectError as exc:
             raise FetchError(
                 f"{url}: cannot connect ({_reason(exc)}; check the address and the network, "
-                f"{RETRY_LATER})"
+                f"{RETRY_LATER})",
+                code="fetch-connect", url=url,
             ) from None
         except httpx.HTTPError as exc:  # RemoteProtocolError, ReadError, DecodingError...
             raise FetchError(
-                f"{url}: {type(exc).__name__}: {_reason(exc)} ({RETRY_LATER})"
+                f"{url}: {type(exc).__name__}: {_reason(exc)} ({RETRY_LATER})",
+                code="fetch-broken", url=url,
             ) from None
 
     def _read(self, url: str, response: httpx.Response) -> FetchResult:
@@ -149,21 +158,26 @@ class Fetcher:
             result.not_modified = True
             return result
         if response.status_code >= 400:
-            raise FetchError(f"{final_url}: {_status_message(response.status_code)}")
+            code, message = _status_problem(response.status_code)
+            raise FetchError(f"{final_url}: {message}", code=code, url=final_url,
+                             status=response.status_code)
         declared = headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            raise FetchError(self._too_large(final_url, f"{int(declared):,} bytes announced"))
+            raise FetchError(self._too_large(final_url, f"{int(declared):,} bytes announced"),
+                             code="fetch-too-large", url=final_url)
         chunks: list[bytes] = []
         size = 0
         deadline = time.monotonic() + 3 * self.timeout  # against a server dripping bytes
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > self.max_bytes:
-                raise FetchError(self._too_large(final_url, "body still growing"))
+                raise FetchError(self._too_large(final_url, "body still growing"),
+                                 code="fetch-too-large", url=final_url)
             if time.monotonic() > deadline:
                 raise FetchError(
                     f"{final_url}: timed out after {3 * self.timeout:g} s reading the body "
-                    f"({RETRY_LATER})"
+                    f"({RETRY_LATER})",
+                    code="fetch-timeout", url=final_url,
                 )
             chunks.append(chunk)
         result.content = b"".join(chunks)
@@ -196,25 +210,29 @@ def private_refusal(url: str) -> str:
 
 def _refuse_private(request: httpx.Request) -> None:
     if request.extensions.get(PUBLIC_ONLY) and not public_host(request.url.host):
-        raise FetchError(private_refusal(str(request.url)))
+        url = str(request.url)
+        raise FetchError(private_refusal(url), code="url-private", url=url)
 
 
-def _status_message(status: int) -> str:
+def _status_problem(status: int) -> tuple[str, str]:
+    """(code, message) for an HTTP error STATUS."""
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = "error"
     if status in (404, 410):
-        hint = "the address is gone; check the source URL"
+        code, hint = "fetch-gone", "the address is gone; check the source URL"
     elif status in (401, 403):
+        code = "fetch-forbidden"
         hint = "access refused; the site may block robots (try collect.user_agent) or need a login"
     elif status == 429:
+        code = "fetch-busy"
         hint = f"too many requests; {RETRY_LATER} (raise the source's interval?)"
     elif status >= 500:
-        hint = f"the server failed; {RETRY_LATER}"
+        code, hint = "fetch-server", f"the server failed; {RETRY_LATER}"
     else:
-        hint = "the request was refused; check the source URL"
-    return f"HTTP {status} {phrase} ({hint})"
+        code, hint = "fetch-refused", "the request was refused; check the source URL"
+    return code, f"HTTP {status} {phrase} ({hint})"
 
 
 def _reason(exc: Exception) -> str:

@@ -53,7 +53,9 @@ def extract_article(html: str | bytes, url: str = "", *, label: str = "") -> Col
     where = label or url or "page"
     tree = trafilatura.load_html(html)
     if tree is None:
-        raise NoArticleError(f"{where}: not an HTML page (empty or unreadable)")
+        raise NoArticleError(
+            f"{where}: not an HTML page (empty or unreadable)", code="not-html", url=where
+        )
     declared_language = _page_language(tree)
     published = _page_date(tree)
     headlines = [
@@ -79,7 +81,9 @@ def extract_article(html: str | bytes, url: str = "", *, label: str = "") -> Col
         deduplicate=False,
     )
     if document is None:
-        raise NoArticleError(f"{where}: no article text found on the page")
+        raise NoArticleError(
+            f"{where}: no article text found on the page", code="no-article", url=where
+        )
     site_names += [document.sitename or "", document.hostname or "", urlsplit(url).hostname or ""]
     title = site_free_title((document.title or "").strip(), headlines, site_names)
     title = restore_nonbreaking_spaces(title, source_text)
@@ -88,7 +92,8 @@ def extract_article(html: str | bytes, url: str = "", *, label: str = "") -> Col
     if count_words(text) < MIN_WORDS:
         raise NoArticleError(
             f"{where}: no article text found on the page "
-            f"(fewer than {MIN_WORDS} words: a home page, a paywall or a page built by JavaScript?)"
+            f"(fewer than {MIN_WORDS} words: a home page, a paywall or a page built by JavaScript?)",
+            code="article-too-short", url=where, words=MIN_WORDS,
         )
     return CollectedArticle(
         title=title or _first_words(text),

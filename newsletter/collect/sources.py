@@ -69,10 +69,8 @@ class SourceInputError(InputError):
     """A source the web app cannot save: FIELD is the form field, CODE a key of PROBLEMS."""
 
     def __init__(self, field: str, code: str, **params: str) -> None:
-        super().__init__(PROBLEMS[code].format(**params))
+        super().__init__(PROBLEMS[code].format(**params), code=code, **params)
         self.field = field
-        self.code = code
-        self.params = params
 
 
 # -- what the pages show ------------------------------------------------------------------------

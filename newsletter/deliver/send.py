@@ -83,7 +83,10 @@ def start_sending(session: Session, config: Config, edition: Edition) -> int:
     """Plan an approved edition's batches and mark it sending (committed); batches planned now."""
     if edition.status in ("draft", "held", "cancelled"):
         hint = f": approve it first ('newsletter editions approve {edition.id}')" if edition.status == "draft" else ""
-        raise EditionError(f"edition {edition.id} is {edition.status}, not approved{hint}")
+        raise EditionError(
+            f"edition {edition.id} is {edition.status}, not approved{hint}",
+            code="send-not-approved", status=edition.status,
+        )
     planned = 0
     if edition.status == "approved":
         planned = plan_batches(session, edition, config.delivery.batch_size)

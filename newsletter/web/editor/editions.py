@@ -51,6 +51,7 @@ from newsletter.errors import EditionError, InputError, NewsletterError
 from newsletter.render import section_title, subject_for
 from newsletter.store.models import Edition
 from newsletter.web.editor.base import PRIVATE_HEADERS, EditorSite, editor_route
+from newsletter.web.editor.problems import describe
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ def load_edition(session: Session, site: EditorSite, edition_id: int) -> tuple[E
     if list_config is None:
         raise EditionError(
             f"edition {edition_id} belongs to list {slug!r}, which subscribers/lists.toml no "
-            "longer declares: add it back to work on the edition"
+            "longer declares: add it back to work on the edition",
+            code="list-undeclared", list=slug,
         )
     return edition, list_config
 
@@ -203,7 +205,8 @@ def editions_routes(site: EditorSite) -> list[Route]:
         except NotFound:
             return not_found(site, request, edition_id)
         except NewsletterError as exc:
-            return site.render(request, "edition_error.html", status_code=409, message=str(exc))
+            return site.render(request, "edition_error.html", status_code=409,
+                               message=describe(exc, site.gettext(request)))
         editor = request.state.editor
         return site.render(request, "edition.html", messages=take_flash(request),
                            test_address=editor.email, **context)
@@ -224,7 +227,8 @@ def editions_routes(site: EditorSite) -> list[Route]:
         except NotFound:
             return not_found(site, request, edition_id)
         except NewsletterError as exc:
-            return answer(request, edition_id, error=failed(str(exc)) if failed else str(exc),
+            reason = describe(exc, site.gettext(request))
+            return answer(request, edition_id, error=failed(reason) if failed else reason,
                           anchor=anchor)
         return answer(request, edition_id, message=done(result), anchor=anchor, data=result)
 
@@ -396,7 +400,7 @@ def editions_routes(site: EditorSite) -> list[Route]:
         except NotFound:
             return not_found(site, request, edition_id)
         except NewsletterError as exc:
-            return answer(request, edition_id, error=str(exc))
+            return answer(request, edition_id, error=describe(exc, site.gettext(request)))
         return answer(request, edition_id, message=_("Sending: this page shows the progress."),
                       background=BackgroundTask(send))
 

@@ -26,6 +26,7 @@ from newsletter.audience.subscribers import SyncReport, import_file
 from newsletter.errors import NewsletterError
 from newsletter.web.editor.base import EditorSite, editor_route
 from newsletter.web.editor.dashboard import formats
+from newsletter.web.editor.problems import describe, say
 
 MAX_UPLOAD = 20_000_000  # bytes: 100,000 rows with names fit several times over
 _UNSAFE = re.compile(r"[^\w.-]+")
@@ -98,6 +99,7 @@ def people_routes(site: EditorSite) -> list[Route]:
                 result = search(session, "", 1)
             return site.render(request, "subscribers.html", status_code=status_code, result=result,
                                lists=lists(), report=report, upload_error=error, chosen_list=slug,
+                               reason=lambda row: say(row.code, row.params, row.reason, _),
                                **formats(request))
 
         if list_config is None:
@@ -121,7 +123,7 @@ def people_routes(site: EditorSite) -> list[Route]:
                         session.commit()
                     except NewsletterError as exc:
                         session.rollback()
-                        message = str(exc).replace(str(path), name)
+                        message = describe(exc, _).replace(str(path), name)
                         return show(_("The file could not be imported:") + " " + message)
             return show("", report, status_code=200)
 

@@ -26,6 +26,7 @@ from newsletter.errors import NewsletterError
 from newsletter.store.models import Edition
 from newsletter.web.editor.base import PRIVATE_HEADERS, EditorSite, editor_route
 from newsletter.web.editor.editions import NotFound, not_found, with_edition
+from newsletter.web.editor.problems import describe
 from newsletter.web.i18n import interface_language
 
 # The frames' widths: Gmail's and Outlook's reading panes on a desktop, an iPhone's screen.
@@ -48,7 +49,8 @@ def preview_routes(site: EditorSite) -> list[Route]:
         except NotFound:
             return not_found(site, request, edition_id)
         except NewsletterError as exc:  # a broken template: the message names its file and line
-            return site.render(request, "edition_error.html", status_code=409, message=str(exc))
+            return site.render(request, "edition_error.html", status_code=409,
+                               message=describe(exc, site.gettext(request)))
 
     @editor_route(site)
     async def preview_page(request: Request) -> Response:

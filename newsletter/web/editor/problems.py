@@ -1,0 +1,114 @@
+"""What the editors' app says when the library refuses: the editor's language, the app's next step.
+
+Library errors are English and written for the command line ("run 'newsletter editions
+unapprove 3'"). Those an editor can meet in the app carry a ``code`` and their ``params``
+(see :mod:`newsletter.errors`; a list file's line problems, ``RowError``, carry them too);
+:func:`describe` and :func:`say` turn them into the app's own sentence, from the catalog. An
+error without a code known here keeps its library message (a broken template names its file and
+line: that is for whoever runs the site, and is the same in any language).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from newsletter.errors import NewsletterError
+
+
+def N_(message: str) -> str:  # noqa: N802 (gettext's name): marks MESSAGE for the catalog
+    return message
+
+
+PROBLEMS = {
+    # editions
+    "edition-missing": N_("There is no edition %(id)s."),
+    "edition-approved": N_("This edition is approved: go back to draft to change it."),
+    "edition-closed": N_("This edition can no longer change (status: %(status)s)."),
+    "edition-empty": N_(
+        "Every article is excluded: include one before approving, or cancel the edition."
+    ),
+    "not-approved": N_("This edition is not approved (status: %(status)s)."),
+    "send-not-approved": N_("Approve this edition before sending it (status: %(status)s)."),
+    "item-missing": N_("This edition has no article %(item)s any more: reload the page."),
+    "section-missing": N_(
+        "There is no section %(section)s in this list (its sections: %(sections)s)."
+    ),
+    "list-undeclared": N_(
+        "This edition's list %(list)s is no longer declared in subscribers/lists.toml: "
+        "add it back to work on the edition."
+    ),
+    # an article added by its address
+    "url-empty": N_("Paste the article's address, starting with http:// or https://."),
+    "url-not-web": N_(
+        "%(url)s is not a web address: paste the article's address, starting with http:// or "
+        "https://."
+    ),
+    "url-invalid": N_(
+        "%(url)s is not a valid address: copy it again from the browser's address bar."
+    ),
+    "url-private": N_(
+        "%(url)s is a private or local address, not on the public web: refused "
+        "(the site's administrator can allow intranet addresses)."
+    ),
+    "fetch-timeout": N_("%(url)s did not answer in time: try again later."),
+    "fetch-redirects": N_(
+        "%(url)s redirects too many times: open it in a browser and paste the address it ends on."
+    ),
+    "fetch-connect": N_("Cannot reach %(url)s: check the address, or try again later."),
+    "fetch-broken": N_("The connection to %(url)s broke off: try again later."),
+    "fetch-gone": N_("%(url)s does not exist (HTTP %(status)s): check the address."),
+    "fetch-forbidden": N_(
+        "%(url)s refused access (HTTP %(status)s): the site may block robots or need a login."
+    ),
+    "fetch-busy": N_("%(url)s is receiving too many requests (HTTP %(status)s): try again later."),
+    "fetch-server": N_("The site of %(url)s failed (HTTP %(status)s): try again later."),
+    "fetch-refused": N_("%(url)s refused the request (HTTP %(status)s): check the address."),
+    "fetch-too-large": N_("%(url)s is too large to be an article page."),
+    "not-html": N_("%(url)s is not a web page (empty or unreadable)."),
+    "no-article": N_("No article text was found at %(url)s."),
+    "article-too-short": N_(
+        "No article text was found at %(url)s (fewer than %(words)s words: a home page, "
+        "a paywall or a page built by JavaScript?)."
+    ),
+    # a list file (CSV) uploaded on the subscribers' page: the whole file, or one of its lines
+    "not-utf8": N_(
+        "The file is not UTF-8 text (byte %(byte)s): save it as CSV UTF-8 and upload it again."
+    ),
+    "no-header": N_("The file is empty: its first line must name the columns, one of them email."),
+    "no-email-column": N_("The first line names no email column (columns found: %(found)s)."),
+    "csv-unreadable": N_("The file is not readable CSV (line %(line)s: %(detail)s)."),
+    "unknown-columns": N_("Columns ignored: %(columns)s."),
+    "email-empty": N_("No email address."),
+    "email-invalid": N_("Invalid email address %(email)s (%(detail)s)."),
+    "name-too-long": N_("The name is longer than %(max)s characters."),
+    "language-invalid": N_("%(language)s is not a language code (such as fr, en or ar)."),
+    "duplicate": N_("%(email)s is already on line %(line)s: the two lines are merged."),
+}
+
+# An edition's status, as the pages name it (the same words as templates/web/editor/edition.html)
+STATUSES = {
+    "draft": N_("draft"),
+    "approved": N_("approved"),
+    "held": N_("held"),
+    "sending": N_("sending"),
+    "sent": N_("sent"),
+    "cancelled": N_("cancelled"),
+}
+
+
+def describe(error: NewsletterError, gettext: Callable[[str], str]) -> str:
+    """ERROR as the app says it, through GETTEXT (the request's language); else its own message."""
+    return say(error.code, error.params, str(error), gettext)
+
+
+def say(
+    code: str, params: Mapping[str, object], fallback: str, gettext: Callable[[str], str]
+) -> str:
+    """The app's sentence for problem CODE with PARAMS; FALLBACK when CODE is not one of ours."""
+    text = PROBLEMS.get(code)
+    if text is None:
+        return fallback
+    shown = dict(params)
+    if shown.get("status") in STATUSES:
+        shown["status"] = gettext(STATUSES[str(shown["status"])])
+    return gettext(text) % shown
