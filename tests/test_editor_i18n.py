@@ -73,3 +73,13 @@ def test_a_problem_reads_in_the_editors_language_and_an_unknown_one_keeps_its_me
     broken = RenderError("templates/email/digest.mjml, line 4: unexpected '}'")
     assert describe(broken, french) == str(broken)
 
+
+def test_french_punctuation_keeps_its_no_break_space() -> None:
+    """« : ; ? ! » take a space before them in French, one that never wraps onto the next line."""
+    loose = re.compile(r" [:;?!»]|« ")
+    for path in (LOCALE_DIR / "fr" / "LC_MESSAGES").glob("*.po"):
+        with path.open("rb") as po:
+            for m in read_po(po, locale="fr"):
+                strings = m.string if isinstance(m.string, tuple) else (m.string,)
+                if m.id:  # not the catalog's header
+                    assert not any(loose.search(s or "") for s in strings), (path.name, strings)
