@@ -48,7 +48,8 @@ class Weights:
     19.46 here): sentence embeddings (multilingual-e5-small, 4-bit) as edge weights (18.53 at
     best) or mixed half and half with TF-IDF (19.06), at ~4 articles/s; a linear ranker
     trained on the sentences' own ROUGE with 5-fold cross-validation (18.97 at best);
-    Lin & Bilmes' submodular coverage with a position-weighted reward (18.90 at best).
+    Lin & Bilmes' submodular coverage with a position-weighted reward (18.90 at best); the best
+    subset of the 4 or 6 top sentences under a penalty for missing a target length (18.92).
     """
 
     # β: edges below min + β·(max − min) count as nothing; at 0 only the weakest edge's
