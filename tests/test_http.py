@@ -191,6 +191,32 @@ def test_public_only_checks_every_redirect() -> None:
             fetcher.fetch("http://public.invalid/article", public_only=True)
 
 
+def test_public_only_checks_the_address_it_connected_to(
+    http_server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the name resolved to a public address for the check, then to loopback."""
+    url = http_server.route("/intranet", Reply(200, b"<html>secret</html>", {"Content-Type": "text/html"}))
+    monkeypatch.setattr("newsletter.collect.http.public_host", lambda host: True)
+    with Fetcher(timeout=5) as fetcher:
+        with pytest.raises(FetchError, match=r"/intranet: the address is private") as refused:
+            fetcher.fetch(url, public_only=True)
+        assert refused.value.code == "url-private" and "secret" not in str(refused.value)
+        assert fetcher.fetch(url).content == b"<html>secret</html>"  # the operator's own sources
+
+
+def test_behind_a_proxy_only_the_check_before_the_request_applies(monkeypatch: pytest.MonkeyPatch) -> None:
+    from newsletter.collect.http import _proxied
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
+                 "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert not _proxied("https://journal.example/article")
+    monkeypatch.setenv("https_proxy", "http://proxy.newsroom.internal:3128")
+    assert _proxied("https://journal.example/article") and not _proxied("http://journal.example/a")
+    monkeypatch.setenv("no_proxy", "journal.example")
+    assert not _proxied("https://journal.example/article")
+
+
 def test_public_host() -> None:
     from newsletter.collect.http import public_host
 

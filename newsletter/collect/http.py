@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+import urllib.request
 from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
@@ -98,7 +99,10 @@ class Fetcher:
 
         PUBLIC_ONLY (for URLs an editor typed in the web app): a host, or a redirect's host,
         at a private, loopback or link-local address is refused, so that a page of the app
-        cannot be used to reach the newsroom's internal services.
+        cannot be used to reach the newsroom's internal services. The name is checked before
+        each request and the address actually connected to before the body is read: a name
+        that resolves to a public address for the check and to a private one for the
+        connection (DNS rebinding) gets nothing read from that server.
         """
         scheme = urlsplit(url).scheme.lower()
         if scheme not in ("http", "https"):
@@ -154,6 +158,8 @@ class Fetcher:
             content_type=headers.get("Content-Type", "").split(";")[0].strip().lower(),
             encoding=response.charset_encoding,
         )
+        if response.request.extensions.get(PUBLIC_ONLY):
+            _refuse_private_peer(final_url, response)
         if response.status_code == 304:
             result.not_modified = True
             return result
@@ -206,6 +212,28 @@ def private_refusal(url: str) -> str:
         f"{url}: the address is private, loopback or link-local, not on the public web: refused "
         f"(set {PRIVATE_SETTING} = true in newsletter.toml to let editors use intranet addresses)"
     )
+
+
+def _refuse_private_peer(url: str, response: httpx.Response) -> None:
+    """Refuse URL when the server answering it is at an address that is not public.
+
+    Behind a proxy the peer is the proxy, so there the check before the request is all there is.
+    """
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if not peer or _proxied(url):
+        return
+    if not ipaddress.ip_address(str(peer[0]).split("%")[0]).is_global:
+        raise FetchError(private_refusal(url), code="url-private", url=url)
+
+
+def _proxied(url: str) -> bool:
+    """Does a proxy from the environment (HTTP_PROXY, ALL_PROXY..., less NO_PROXY) carry URL?"""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname or "")
 
 
 def _refuse_private(request: httpx.Request) -> None:
