@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from babel.messages.extract import extract_from_dir
+from babel.messages.catalog import Message
 from babel.messages.pofile import read_po
 
 from newsletter.errors import EditionError, RenderError
@@ -26,16 +27,28 @@ def _used() -> dict[str, str]:
     return {(m if isinstance(m, str) else m[0]): f"{path}:{line}" for path, line, m, *_ in found}
 
 
+def _french() -> list[tuple[str, Message]]:
+    """(catalog file name, message) of every French catalog, the catalogs' headers left out."""
+    found = []
+    for path in (LOCALE_DIR / "fr" / "LC_MESSAGES").glob("*.po"):
+        with path.open("rb") as po:
+            found += [(path.name, m) for m in read_po(po, locale="fr") if m.id]
+    return found
+
+
+def _strings(message: Message) -> tuple[str, ...]:
+    """A message's translations: one, or each plural form."""
+    return message.string if isinstance(message.string, tuple) else (message.string,)
+
+
 def test_every_interface_string_has_a_french_translation() -> None:
     used = _used()
     assert len(used) > 10
-    translated: set[str] = set()
-    for path in (LOCALE_DIR / "fr" / "LC_MESSAGES").glob("*.po"):
-        with path.open("rb") as po:
-            for m in read_po(po, locale="fr"):
-                strings = m.string if isinstance(m.string, tuple) else (m.string,)
-                if m.id and all(strings):  # a plural: every form translated
-                    translated.add(m.id if isinstance(m.id, str) else m.id[0])
+    translated = {
+        m.id if isinstance(m.id, str) else m.id[0]
+        for _, m in _french()
+        if all(_strings(m))  # a plural: every form translated
+    }
     missing = [f"{where}: {msgid!r}" for msgid, where in sorted(used.items()) if msgid not in translated]
     assert not missing, "add to newsletter/web/locale/fr/LC_MESSAGES/*.po:\n" + "\n".join(missing)
 
@@ -48,12 +61,10 @@ def test_catalog_is_read_without_a_compile_step() -> None:
 def test_every_translation_keeps_the_placeholders_of_its_message() -> None:
     """A translation that drops or renames a %(name)s would fail only when that message is shown."""
     placeholder = re.compile(r"%\((\w+)\)s")
-    for path in (LOCALE_DIR / "fr" / "LC_MESSAGES").glob("*.po"):
-        with path.open("rb") as po:
-            for m in read_po(po, locale="fr"):
-                if m.id and isinstance(m.id, str) and m.string:
-                    expected = set(placeholder.findall(m.id))
-                    assert set(placeholder.findall(m.string)) == expected, (path.name, m.id)
+    for name, m in _french():
+        if isinstance(m.id, str) and m.string:
+            expected = set(placeholder.findall(m.id))
+            assert set(placeholder.findall(m.string)) == expected, (name, m.id)
 
 
 def test_every_problem_the_app_translates_is_raised_by_the_library() -> None:
@@ -77,9 +88,5 @@ def test_a_problem_reads_in_the_editors_language_and_an_unknown_one_keeps_its_me
 def test_french_punctuation_keeps_its_no_break_space() -> None:
     """« : ; ? ! » take a space before them in French, one that never wraps onto the next line."""
     loose = re.compile(r" [:;?!»]|« ")
-    for path in (LOCALE_DIR / "fr" / "LC_MESSAGES").glob("*.po"):
-        with path.open("rb") as po:
-            for m in read_po(po, locale="fr"):
-                strings = m.string if isinstance(m.string, tuple) else (m.string,)
-                if m.id:  # not the catalog's header
-                    assert not any(loose.search(s or "") for s in strings), (path.name, strings)
+    for name, m in _french():
+        assert not any(loose.search(s or "") for s in _strings(m)), (name, _strings(m))
