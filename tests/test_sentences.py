@@ -119,6 +119,32 @@ def test_arabic_comma_does_not_end_a_sentence_but_question_mark_does() -> None:
     ]
 
 
+def test_flattened_lists_and_sub_headings_are_taken_apart() -> None:
+    bullets = "Le plan compte trois volets.• Transports Les bus seront gratuits. • Écoles Elles rouvrent."
+    assert split_sentences(bullets, "fr") == [
+        "Le plan compte trois volets.",
+        "Transports Les bus seront gratuits.",  # a heading glued without a mark stays glued
+        "Écoles Elles rouvrent.",
+    ]
+    dashes = "La prime sera versée (200 euros).- La SNCF suivra en mars.- Orange aussi."
+    assert split_sentences(dashes, "fr") == [
+        "La prime sera versée (200 euros).",
+        "La SNCF suivra en mars.",
+        "Orange aussi.",
+    ]
+    heading = 'Le maire a parlé sur Radio Atlas.- Une ville à l\'arrêt -Les commerces restent fermés.'
+    assert split_sentences(heading, "fr") == [
+        "Le maire a parlé sur Radio Atlas.",
+        "Une ville à l'arrêt",
+        "Les commerces restent fermés.",
+    ]
+    # an initial's dash is still no list dash, and a dash between spaces is prose
+    assert split_sentences("Il a vu J.-P. Martin. Le vote - serré - a eu lieu.", "fr") == [
+        "Il a vu J.-P. Martin.",
+        "Le vote - serré - a eu lieu.",
+    ]
+
+
 @pytest.mark.parametrize(
     "text",
     [

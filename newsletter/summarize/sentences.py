@@ -15,7 +15,11 @@ Scraped articles are messy: sentences often run together without a space
 - a single ``.`` after a known abbreviation, a single letter (an initial) or a
   dotted acronym ends nothing; the Arabic comma ``،`` and the semicolon end nothing;
 - a closing quote glued to a capital (``affection"L'ancien``: a lost paragraph
-  break) ends a sentence.
+  break) ends a sentence;
+- lists and sub-headings flattened into the text are taken apart: a bullet (``•``)
+  starts a new sentence and is dropped, so is a list dash glued to the end of the
+  sentence before it (``smic).- Michelin versera``), and an agency sub-heading between
+  dashes (``sur LCI.- Tour Eiffel éteinte -Le chef``) stands on its own.
 
 The first sentence loses its dateline ("RABAT –", "PARIS (AFP) -", "(MAP) –").
 """
@@ -49,6 +53,11 @@ _DOTTED = re.compile(r"(?:[^\W\d_]{1,2}\.-?)+[^\W\d_]{1,2}")  # U.S, e.g, J.-C, 
 _LAST_WORD = re.compile(r"[^\W\d_]+$")
 _PARAGRAPH = re.compile(r"\n[ \t\f\v\u00a0]*\n\s*")
 _SPACES = re.compile(r"\s+")
+_BULLETS = re.compile(r"\s*[•▪►◦●■]\s*")
+# "... sur LCI.- Tour Eiffel éteinte -Le chef de file": a sub-heading between dashes, after
+# a sentence end and glued to the next sentence's capital.
+_DASHED_HEADING = re.compile(r"(?<=[.!?…\"»)])\s*-\s+([^-.!?\n]{2,80}?)\s+-(?=[^\W\d_])")
+_LIST_DASH = re.compile(r"^-\s+")
 _CODE_START = re.compile(
     r"(?:^|(?<=\s))(?:(?:window|document)\.\w|function\s*\(|(?:var|let|const)\s+\w+\s*=)"
 )
@@ -61,9 +70,10 @@ def split_sentences(text: str, language: str = "") -> list[str]:
     every language at once, so it changes nothing today.
     """
     sentences: list[str] = []
+    text = _DASHED_HEADING.sub(lambda m: f"\n\n{m.group(1)}\n\n", text)
     for block in _blocks(text):
-        for sentence in _split_block(block):
-            sentence = _SPACES.sub(" ", sentence).strip()
+        for sentence in (s for item in _BULLETS.split(block) for s in _split_block(item)):
+            sentence = _LIST_DASH.sub("", _SPACES.sub(" ", sentence).strip())
             if any(ch.isalnum() for ch in sentence):
                 sentences.append(sentence)
     if sentences:
@@ -159,7 +169,7 @@ def _starts_sentence(block: str, pos: int) -> bool:
         return False
     opened = False
     while i < len(block) and (block[i] in _OPENERS or (opened and block[i].isspace())):
-        if block[i] in "-–—" and not spaced:
+        if block[i] in "-–—" and not spaced and not block[i + 1 : i + 2].isspace():
             return False  # "J.-P." or "av. J.-C." glued to a dash: not a sentence start
         i, opened = i + 1, True
     if i >= len(block):
