@@ -26,6 +26,10 @@ from newsletter.summarize.sentences import (
             'Le maire a tranché."Nous reprendrons les travaux", a-t-il dit.',
             ["Le maire a tranché.", '"Nous reprendrons les travaux", a-t-il dit.'],
         ),
+        (
+            "Le centre a rouvert après le confinement.46 chambres sont prêtes, voir la fig.3 du plan.",
+            ["Le centre a rouvert après le confinement.", "46 chambres sont prêtes, voir la fig.3 du plan."],
+        ),
         # dots that end nothing
         (
             "Le taux a atteint 3.5 % en mars. Le site www.agence-locale.ma publie les chiffres.",

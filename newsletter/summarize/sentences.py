@@ -9,7 +9,8 @@ Scraped articles are messy: sentences often run together without a space
   starts in lower case (a hard-wrapped line carrying on the same sentence);
 - ``. ! ? … ؟`` (and runs of them) end a sentence when the next sentence starts
   with a capital, a caseless letter (Arabic), a digit or an opening quote, with or
-  without a space in between; closing quotes and brackets right after the mark
+  without a space in between (a digit glued to the mark only after a word of three
+  letters or more: "3.5" and "fig.3" go on, "confinement.46 chambres" does not); closing quotes and brackets right after the mark
   stay with the sentence that ends (straight ``"`` is told open from closed by
   counting the quotes before it in the paragraph);
 - a single ``.`` after a known abbreviation, a single letter (an initial) or a
@@ -51,6 +52,7 @@ _CLOSERS = "»”’)]"
 _OPENERS = "«\"“‘'([¿¡—–-"
 _DOTTED = re.compile(r"(?:[^\W\d_]{1,2}\.-?)+[^\W\d_]{1,2}")  # U.S, e.g, J.-C, a.m
 _LAST_WORD = re.compile(r"[^\W\d_]+$")
+_WORD_END = re.compile(r"[^\W\d_]{3}[.!?…؟]+$")  # a word of 3 letters or more, then its end mark
 _PARAGRAPH = re.compile(r"\n[ \t\f\v\u00a0]*\n\s*")
 _SPACES = re.compile(r"\s+")
 _BULLETS = re.compile(r"\s*[•▪►◦●■]\s*")
@@ -177,7 +179,8 @@ def _starts_sentence(block: str, pos: int) -> bool:
     ch = block[i]
     if ch.isupper() or _caseless(ch):
         return True
-    return ch.isdigit() and spaced  # "2019.25" is a number, "en 2019. 25 blessés" is not
+    # "2019.25" is a number; "en 2019. 25 blessés" and "le confinement.46 chambres" are not
+    return ch.isdigit() and (spaced or bool(_WORD_END.search(block, max(0, pos - 12), pos)))
 
 
 def _caseless(ch: str) -> bool:
