@@ -28,7 +28,10 @@ from newsletter.summarize.sentences import (
         ),
         (
             "Le centre a rouvert après le confinement.46 chambres sont prêtes, voir la fig.3 du plan.",
-            ["Le centre a rouvert après le confinement.", "46 chambres sont prêtes, voir la fig.3 du plan."],
+            [
+                "Le centre a rouvert après le confinement.",
+                "46 chambres sont prêtes, voir la fig.3 du plan.",
+            ],
         ),
         # dots that end nothing
         (

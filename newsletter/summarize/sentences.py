@@ -10,9 +10,10 @@ Scraped articles are messy: sentences often run together without a space
 - ``. ! ? … ؟`` (and runs of them) end a sentence when the next sentence starts
   with a capital, a caseless letter (Arabic), a digit or an opening quote, with or
   without a space in between (a digit glued to the mark only after a word of three
-  letters or more: "3.5" and "fig.3" go on, "confinement.46 chambres" does not); closing quotes and brackets right after the mark
-  stay with the sentence that ends (straight ``"`` is told open from closed by
-  counting the quotes before it in the paragraph);
+  letters or more: "3.5" and "fig.3" go on, "confinement.46 chambres" does not);
+  closing quotes and brackets right after the mark stay with the sentence that ends
+  (straight ``"`` is told open from closed by counting the quotes before it in the
+  paragraph);
 - a single ``.`` after a known abbreviation, a single letter (an initial) or a
   dotted acronym ends nothing; the Arabic comma ``،`` and the semicolon end nothing;
 - a closing quote glued to a capital (``affection"L'ancien``: a lost paragraph
