@@ -173,7 +173,9 @@ def _starts_sentence(block: str, pos: int) -> bool:
     opened = False
     while i < len(block) and (block[i] in _OPENERS or (opened and block[i].isspace())):
         if block[i] in "-–—" and not spaced and not block[i + 1 : i + 2].isspace():
-            return False  # "J.-P." or "av. J.-C." glued to a dash: not a sentence start
+            # "J.-P." or "av. J.-C." glued to a dash: not a sentence start ("smic).- La"
+            # is: a list dash, a space after it)
+            return False
         i, opened = i + 1, True
     if i >= len(block):
         return False
