@@ -13,8 +13,10 @@ How web changes live with newsletter.toml: see :mod:`newsletter.collect.sources`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -105,47 +107,42 @@ def sources_routes(site: EditorSite) -> list[Route]:
     async def source_page(request: Request) -> Response:
         return await run_in_threadpool(detail, request, request.path_params["id"])
 
+    def change(request: Request, source_id: int, apply: Callable[[Session, Source], object],
+               done: str, values: SourceFields | None = None) -> Response:
+        """APPLY to the source in one transaction, then say DONE; a refusal shows the page again
+        with it (and, for the edit form, what was typed: VALUES)."""
+        with site.store.session() as session:
+            source = session.get(Source, source_id)
+            if source is None:
+                return detail(request, source_id)
+            try:
+                apply(session, source)
+            except SourceInputError as exc:
+                session.rollback()
+                return detail(request, source_id, status_code=400, error=problem(request, exc),
+                              error_field=exc.field if values else "", values=values)
+            session.commit()
+        return RedirectResponse(f"/editor/sources/{source_id}?done={done}", status_code=303)
+
     @editor_route(site)
     async def edit_source(request: Request) -> Response:
-        source_id = request.path_params["id"]
         fields = _fields(await request.form())
 
-        def work() -> Response:
-            with site.store.session() as session:
-                source = session.get(Source, source_id)
-                if source is None:
-                    return detail(request, source_id)
-                try:
-                    edit_web_source(session, site.config, source, fields)
-                except SourceInputError as exc:
-                    session.rollback()
-                    return detail(request, source_id, status_code=400, error=problem(request, exc),
-                                  error_field=exc.field, values=fields)
-                session.commit()
-            return RedirectResponse(f"/editor/sources/{source_id}?done=saved", status_code=303)
+        def edit(session: Session, source: Source) -> None:
+            edit_web_source(session, site.config, source, fields)
 
-        return await run_in_threadpool(work)
+        return await run_in_threadpool(change, request, request.path_params["id"], edit, "saved",
+                                       fields)
 
     @editor_route(site)
     async def switch_source(request: Request) -> Response:
-        source_id = request.path_params["id"]
         enabled = (await request.form()).get("enabled") == "1"
 
-        def work() -> Response:
-            with site.store.session() as session:
-                source = session.get(Source, source_id)
-                if source is None:
-                    return detail(request, source_id)
-                try:
-                    set_enabled(session, source, enabled)
-                except SourceInputError as exc:
-                    session.rollback()
-                    return detail(request, source_id, status_code=400, error=problem(request, exc))
-                session.commit()
-            done = "enabled" if enabled else "disabled"
-            return RedirectResponse(f"/editor/sources/{source_id}?done={done}", status_code=303)
+        def switch(session: Session, source: Source) -> None:
+            set_enabled(session, source, enabled)
 
-        return await run_in_threadpool(work)
+        return await run_in_threadpool(change, request, request.path_params["id"], switch,
+                                       "enabled" if enabled else "disabled")
 
     return [
         Route("/editor/sources", sources, methods=["GET"]),
