@@ -22,6 +22,7 @@ from newsletter.audience.members import Member
 from newsletter.audience.subscribers import sync_members
 from newsletter.collect.run import collect
 from newsletter.collect.sources import PROBLEMS
+from newsletter.collect.store import import_source
 from newsletter.store.db import Store
 from newsletter.store.models import (
     ConsentEvent,
@@ -407,6 +408,18 @@ def test_the_same_url_twice_is_refused(desk: TestClient) -> None:
     response = desk.post("/editor/sources", headers=EN, data={
         "csrf_token": desk.csrf, "name": "doublon", "kind": "feed", "url": desk.server.url("/journal.xml")})
     assert response.status_code == 400 and "already collected as the source journal" in response.text
+
+
+def test_the_import_pseudo_source_cannot_be_switched_off(desk: TestClient) -> None:
+    with desk.store.session() as session:
+        imported = import_source(session)
+        session.commit()
+        source_id = imported.id
+    refused = desk.post(f"/editor/sources/{source_id}/enabled", headers=EN,
+                        data={"csrf_token": desk.csrf, "enabled": "0"})
+    assert refused.status_code == 400
+    assert "holds the files of &#39;newsletter import&#39;" in refused.text
+    assert _source(desk.store, "import").enabled
 
 
 def test_a_file_source_can_be_disabled_but_not_edited_and_the_file_sync_keeps_the_switch(desk: TestClient) -> None:
