@@ -108,7 +108,7 @@ def _sync(session, config: Config, console: Console) -> None:  # noqa: ANN001
     sync_lists(session, lists)
     for report in sync_all(session, lists, config.folder(config.paths.subscribers)):
         console.print(
-            f"  {report.list_slug}: {report.added} added, {len(report.errors)} rows rejected",
+            f"  {report.list_slug}: {report.added} added, {len(report.errors)} rejected",
             highlight=False,
         )
         for error in report.errors:
@@ -135,7 +135,7 @@ def _editions(session, config: Config, console: Console, day: date) -> list[tupl
             items = sum(1 for i in edition.items if i.included)
             table.add_row(
                 list_config.slug, f"#{edition.id} {edition.status}", str(items),
-                f"{first.sent} messages", f"{again.sent} messages",
+                _messages(first.sent), _messages(again.sent),
             )
             folder = config.folder(config.paths.outbox)
             outputs.append((list_config.slug, folder / f"edition-{edition.id}.html", folder / f"edition-{edition.id}.mbox"))
@@ -143,3 +143,7 @@ def _editions(session, config: Config, console: Console, day: date) -> list[tupl
         backend.close()
     console.print(table)
     return outputs
+
+
+def _messages(count: int) -> str:
+    return f"{count} message" if count == 1 else f"{count} messages"
