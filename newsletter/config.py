@@ -240,6 +240,8 @@ def _type_name(tp: Any) -> str:
         item = typing.get_args(tp)[0]
         plural = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}
         return "a list of " + plural.get(item, "tables")
+    if origin is dict:
+        return "a table of " + {str: "strings"}.get(typing.get_args(tp)[1], "values")
     if dataclasses.is_dataclass(tp):
         return "a table"
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
@@ -258,6 +260,11 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected {_type_name(tp)}, got {type(value).__name__}")
         (item_tp,) = typing.get_args(tp)
         return [_convert(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected {_type_name(tp)}, got {type(value).__name__}")
+        _, item_tp = typing.get_args(tp)
+        return {key: _convert(v, item_tp, f"{where}.{key}") for key, v in value.items()}
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table, got {type(value).__name__}")

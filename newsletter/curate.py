@@ -46,7 +46,7 @@ from newsletter.editions import (
 )
 from newsletter.enrich.pending import enrich_pending
 from newsletter.errors import EditionError, FetchError
-from newsletter.render import personalize, section_title
+from newsletter.render import personalize
 from newsletter.schedule import ListSchedule
 from newsletter.store.models import (
     Article,
@@ -120,7 +120,7 @@ def editor_sections(edition: Edition, list_config: ListConfig) -> list[SectionRo
     )
     sections = []
     for key in keys:
-        rows = SectionRows(key, section_title(key, list_config.language))
+        rows = SectionRows(key, list_config.section_title(key))
         for place, item in enumerate(_section_items(edition, key), start=1):
             article = item.article
             rows.items.append(

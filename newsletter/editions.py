@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 from newsletter.audience.lists import ListConfig, sync_lists
 from newsletter.config import Config
 from newsletter.errors import EditionError
-from newsletter.render import section_title, subject_for
+from newsletter.render import subject_for
 from newsletter.render.view import EditionView, ItemView, SectionView
 from newsletter.store.models import Article, ArticleTag, Edition, EditionItem, MailingList, utcnow
 
@@ -333,7 +333,7 @@ def edition_view(config: Config, list_config: ListConfig, edition: Edition) -> E
         article = item.article
         summary = item.summary_override or (article.summary.text if article.summary else article.teaser)
         section = sections.setdefault(
-            item.section, SectionView(item.section, section_title(item.section, list_config.language))
+            item.section, SectionView(item.section, list_config.section_title(item.section))
         )
         section.items.append(
             ItemView(

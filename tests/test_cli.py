@@ -52,6 +52,9 @@ def test_demo_runs_the_whole_cycle_offline(tmp_path: Path) -> None:
     assert len(mboxes) == len(htmls) == 3, out  # one edition per sample list
     for path in [*mboxes, *htmls]:
         assert path.name in out
+    # sections carry the titles the lists give them, in each list's language
+    assert "Énergie et climat" in htmls[0].read_text(encoding="utf-8")
+    assert "Energy and climate" in htmls[1].read_text(encoding="utf-8")
     # the second send of each edition sent nothing
     rows = [line for line in out.splitlines() if "messages" in line]
     assert rows and all(line.rstrip(" │").endswith("0 messages") for line in rows), rows

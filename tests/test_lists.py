@@ -87,6 +87,13 @@ def test_sections_first_then_other_tags(tmp_path: Path) -> None:
     assert lst.section_order == ["sport", "economie"]
 
 
+def test_section_titles_name_a_tag_in_the_list_language(tmp_path: Path) -> None:
+    extra = 'sections = ["sport"]\nsection_titles = { sport = "Sports et loisirs" }\n'
+    (lst,) = load_lists(write(tmp_path, GOOD + extra))
+    assert lst.section_title("sport") == "Sports et loisirs"
+    assert lst.section_title("economie") == "Économie"  # the built-in title, in French
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -105,6 +112,16 @@ def test_sections_first_then_other_tags(tmp_path: Path) -> None:
         ),
         ('exclude_tags = ["sport"]\n', "lists[0].exclude_tags: sport also in tags"),
         ("lead_minutes = -5\n", "lists[0].lead_minutes: must be 0 or more"),
+        (
+            'section_titles = { culture = "Culture" }\n',
+            "lists[0].section_titles.culture: 'culture' is not one of the list's tags",
+        ),
+        ('section_titles = { sport = " " }\n', "lists[0].section_titles.sport: empty title"),
+        (
+            'section_titles = { sport = 3 }\n',
+            "lists[0].section_titles.sport: expected a string, got 3",
+        ),
+        ('section_titles = ["Sport"]\n', "lists[0].section_titles: expected a table of strings"),
     ],
 )
 def test_errors_name_file_and_key(tmp_path: Path, extra: str, message: str) -> None:

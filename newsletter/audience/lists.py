@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.config import SLUG_RE, build_section, setting
 from newsletter.errors import ConfigError
+from newsletter.render.strings import section_title
 from newsletter.store.models import MailingList
 
 LISTS_FILE = "lists.toml"
@@ -46,6 +47,12 @@ class ListConfig:
     sections: list[str] = setting(
         "Order of the sections, by tag; tags not named here follow in the order of `tags`.",
         default_factory=list,
+    )
+    section_titles: dict[str, str] = setting(
+        "Section titles as readers see them, by tag (e.g. { energie-climat = \"Énergie et "
+        "climat\" }); other tags get a built-in title (economie: Économie) or the tag "
+        "made readable.",
+        default_factory=dict,
     )
     max_items: int = setting("Most articles in one edition.", 20)
     reply_to: str = setting("Reply-To address; empty means replies go to from_address.", "")
@@ -80,6 +87,10 @@ class ListConfig:
     def section_order(self) -> list[str]:
         """Every tag of the list in section order: ``sections`` first, then the rest of ``tags``."""
         return list(self.sections) + [t for t in self.tags if t not in self.sections]
+
+    def section_title(self, tag: str) -> str:
+        """The title readers see above the section of TAG, in the list's language."""
+        return self.section_titles.get(tag) or section_title(tag, self.language)
 
 
 @dataclass
@@ -133,6 +144,14 @@ def _validate(lists: list[ListConfig]) -> None:
                     f"{where}.sections[{j}]: {section!r} is not one of the list's tags "
                     f"({', '.join(lst.tags)})"
                 )
+        for tag, title in lst.section_titles.items():
+            if tag not in lst.tags:
+                raise ConfigError(
+                    f"{where}.section_titles.{tag}: {tag!r} is not one of the list's tags "
+                    f"({', '.join(lst.tags)})"
+                )
+            if not title.strip():
+                raise ConfigError(f"{where}.section_titles.{tag}: empty title")
         if lst.max_items < 1:
             raise ConfigError(f"{where}.max_items: must be at least 1")
         if not lst.from_name.strip():

@@ -48,7 +48,7 @@ from newsletter.editions import (
     unapprove,
 )
 from newsletter.errors import EditionError, InputError, NewsletterError
-from newsletter.render import section_title, subject_for
+from newsletter.render import subject_for
 from newsletter.store.models import Edition
 from newsletter.web.editor.base import PRIVATE_HEADERS, EditorSite, editor_route
 from newsletter.web.editor.problems import describe
@@ -176,7 +176,7 @@ def page_context(
         "edition": edition,
         "list": list_config,
         "sections": curate.editor_sections(edition, list_config),
-        "section_choices": [(s, section_title(s, list_config.language))
+        "section_choices": [(s, list_config.section_title(s))
                             for s in list_config.section_order],
         "included_count": len(included_items(edition)),
         "default_subject": subject_for(list_config.name, edition.date, list_config.language),
@@ -324,7 +324,7 @@ def editions_routes(site: EditorSite) -> list[Route]:
             item = added.item
             return {"item": item.id, "already": added.already,
                     "title": item.title_override or item.article.title,
-                    "section": section_title(item.section, lc.language)}
+                    "section": lc.section_title(item.section)}
 
         def done(r: dict[str, Any]) -> str:
             if r["already"]:
