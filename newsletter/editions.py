@@ -167,7 +167,7 @@ def _merge_items(edition: Edition, candidates: list[_Candidate], list_config: Li
         rank = rank_in_section[candidate.section]
         rank_in_section[candidate.section] += 1
         also_in = [
-            {"source": a.source.display_name if a.source else "", "url": a.url, "title": a.title}
+            {"source": a.source.display_name if a.source else "", "url": reader_url(a), "title": a.title}
             for a in candidate.also_in
         ]
         item = existing.get(candidate.article.id)
@@ -318,6 +318,11 @@ def unapprove(edition: Edition) -> None:
 # -- what readers see --------------------------------------------------------------------------
 
 
+def reader_url(article: Article) -> str:
+    """Where a reader goes: the article's canonical URL, without the feed's tracking parameters."""
+    return article.canonical_url or article.url or ""
+
+
 def included_items(edition: Edition) -> list[EditionItem]:
     return sorted(
         (i for i in edition.items if i.included),
@@ -339,7 +344,7 @@ def edition_view(config: Config, list_config: ListConfig, edition: Edition) -> E
             ItemView(
                 title=item.title_override or article.title,
                 summary=summary or "",
-                url=article.url,
+                url=reader_url(article),
                 source=article.source.display_name if article.source else "",
                 published=article.published_at,
                 language=article.language,

@@ -73,7 +73,7 @@ def newsroom(store: Store, make_config):
         daily = sync_source(session, SourceConfig(name="daily", url="https://daily.example/feed"), "https://daily.example/feed")
         for n, (tag, title, text) in enumerate(ARTICLES):
             article = add_article(session, wire, CollectedArticle(
-                title=title, text=text, url=f"https://wire.example/{n}", language="fr",
+                title=title, text=text, url=f"https://wire.example/{n}?utm_source=rss&utm_medium=feed", language="fr",
                 published=collected - timedelta(minutes=n), categories=[],
             ))
             article.collected_at = collected
@@ -82,7 +82,7 @@ def newsroom(store: Store, make_config):
         again = add_article(session, daily, CollectedArticle(
             title="Taux directeur : la banque centrale ne bouge pas",
             text="La banque centrale a laissé mardi son taux directeur inchangé, l’inflation restant contenue. Les analystes attendaient ce statu quo.",
-            url="https://daily.example/taux", language="fr", published=collected,
+            url="https://daily.example/taux?xtor=RSS-3#reactions", language="fr", published=collected,
         ))
         again.collected_at = collected
         again.tags.append(ArticleTag(tag="eco", origin="feed"))
@@ -99,11 +99,13 @@ def test_build_groups_ranks_and_shows_a_story_once(store: Store, newsroom) -> No
         sections = [i.section for i in items]
         assert sections == ["eco"] * 3 + ["sport"] * 2
         lead = items[0]
-        assert lead.article.url == "https://wire.example/0"  # the priority source tells it
+        assert lead.article.source.name == "wire"  # the priority source tells it
         assert [a["source"] for a in lead.also_in] == ["daily"]
         assert edition.status == "draft"
         view = edition_view(newsroom, _list(), edition)
         assert view.sections[0].items[0].source == "L’Agence"  # readers see the label
+        # readers follow clean links: the feeds' tracking parameters and fragments are gone
+        assert view.sections[0].items[0].url == "https://wire.example/0"
         assert view.sections[0].items[0].also_in == [("daily", "https://daily.example/taux")]
 
 
