@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from newsletter.errors import InputError
 from newsletter.summarize import Summary, count_words, cut_sentence, split_sentences, summarize
+from newsletter.summarize import _is_fragment
 from newsletter.summarize.extractive import score_sentences
 
 ARTICLE_FR = (
@@ -101,6 +102,41 @@ def test_script_junk_is_never_picked() -> None:
     junk = " window.player_9f3 = new Player('embed', {id: \"k2\", mute: true, autoplay: false"
     text = summarize(ARTICLE_FR + junk, language="fr", max_words=500).text
     assert "window" not in text and "{" not in text
+
+
+PULL_QUOTE_ARTICLE = (
+    "La mairie de Fès a ouvert lundi un nouveau marché couvert pour les agriculteurs de la région, "
+    "après deux années de travaux retardés par la pandémie et par un long litige foncier.\n\n"
+    "« Le marché change la vie des agriculteurs »\n\n"
+    "Deux cents agriculteurs y vendront chaque semaine leurs légumes, leurs fruits et leur miel. "
+    "Les agriculteurs louent leur place au marché pour un loyer modeste, selon la mairie. "
+    "Les premiers clients sont venus tôt malgré la pluie."
+)
+
+
+def test_a_pull_quote_never_pads_a_summary_but_fills_when_nothing_whole_fits() -> None:
+    # The pull quote (no end mark) echoes the article's words, so it ranks second; it is
+    # still left out beside a whole sentence, and used only when no whole sentence fits.
+    first = split_sentences(PULL_QUOTE_ARTICLE)[0]
+    assert summarize(PULL_QUOTE_ARTICLE, language="fr", max_words=60).text == first
+    short = summarize(PULL_QUOTE_ARTICLE, language="fr", max_words=count_words(first) - 2).text
+    assert short == "« Le marché change la vie des agriculteurs »"
+
+
+@pytest.mark.parametrize(
+    ("piece", "fragment"),
+    [
+        ("« Nous tiendrons le calendrier prévu. »", False),
+        ("'We will keep to the timetable we announced.'", False),
+        ("Le ministre l'a confirmé (lundi).", False),
+        ("هل يلتزم المجلس بالجدول الزمني المعلن؟", False),
+        ('"Le marché change la vie des agriculteurs"', True),  # a pull quote
+        ("Un calendrier jugé trop serré par l'opposition", True),  # a sub-heading
+        ("Oui, vraiment.", True),  # too short to say much
+    ],
+)
+def test_pieces_without_an_end_mark_or_too_short_are_fragments(piece: str, fragment: bool) -> None:
+    assert _is_fragment(piece) is fragment
 
 
 def test_lead_takes_the_first_sentences_that_fit() -> None:

@@ -9,7 +9,9 @@ words, where a word is a whitespace-separated token (``len(text.split())``). Whe
 even one sentence fits, the best one is cut at the last clause boundary (comma,
 semicolon, colon, dash) that fits, or, failing that, at a word boundary, and ends with "…".
 
-Bylines, photo credits, "read also" links and leftover script are never picked. An
+Bylines, photo credits, "read also" links and leftover script are never picked;
+sub-headings and pull quotes (pieces without an end mark) and pieces of fewer than four
+words only when nothing else fits. An
 empty or unknown language gives a language-neutral ranking (no stop words, no lemmas).
 Unusable input (empty, whitespace, no letters at all) raises ``InputError``.
 """
@@ -26,8 +28,8 @@ from newsletter.summarize.sentences import is_boilerplate, split_sentences
 __all__ = ["METHODS", "Summary", "count_words", "cut_sentence", "split_sentences", "summarize"]
 
 METHODS = ("extractive", "lead")
-# A sentence this short ("Oui.", "Bof...") says little on its own; it is picked only when
-# nothing longer fits.
+# A sentence this short ("Oui.", "Bof...") says little on its own; like a piece without an
+# end mark (a sub-heading, a pull quote), it is picked only when nothing else fits.
 MIN_SENTENCE_WORDS = 4
 # Centrality costs n² similarities; past this many sentences (a long dossier, several
 # articles pasted together) only the first ones compete, which is where news puts its point.
@@ -39,6 +41,8 @@ MAX_RANKED_SENTENCES = 120
 TARGET_SHARE = 35 / 60
 # A clause cut must keep at least this share of the budget, else we cut at a word.
 _MIN_CLAUSE_SHARE = 1 / 3
+# A sentence ends with its end mark, then maybe closing quotes or brackets ("fin. »").
+_TERMINATED = re.compile(r"[.!?…؟](?:\s*[»”’\"')\]])*$")
 _CLAUSE_END = re.compile(r"[,;:،](?=\s)|\s(?:--|[-–—])\s")
 
 
@@ -86,14 +90,16 @@ def summarize(
         candidates = candidates[:MAX_RANKED_SENTENCES]
         ranked = score_sentences([sentences[i] for i in candidates], title=title, language=language)
         scores = dict(zip(candidates, ranked))
-        # Best first; fragments last, kept only to fill a budget nothing else fits.
-        order = sorted(
-            candidates, key=lambda i: (count_words(sentences[i]) < MIN_SENTENCE_WORDS, -scores[i])
-        )
+        # Best first; fragments last, and taken only when no whole sentence fits: a
+        # sub-heading or a pull quote never pads a summary out.
+        fragments = {i for i in candidates if _is_fragment(sentences[i])}
+        order = sorted(candidates, key=lambda i: (i in fragments, -scores[i]))
         floor = scores[order[0]] - WEIGHTS.gap
+        worthy = [i for i in order if scores[i] >= floor]
+        whole = [i for i in worthy if i not in fragments]
         target = max(1, round(max_words * TARGET_SHARE))
-        chosen = _fill(
-            sentences, [i for i in order if scores[i] >= floor], max_words, target=target
+        chosen = _fill(sentences, whole, max_words, target=target) or _fill(
+            sentences, worthy, max_words, target=target
         )
 
     if chosen:
@@ -101,6 +107,11 @@ def summarize(
     else:
         summary = cut_sentence(sentences[order[0]], max_words)
     return Summary(text=summary, method=method, language=language)
+
+
+def _is_fragment(sentence: str) -> bool:
+    """A piece too short to say much, or with no end mark: a sub-heading or a pull quote."""
+    return count_words(sentence) < MIN_SENTENCE_WORDS or not _TERMINATED.search(sentence)
 
 
 def _normalise_language(language: str) -> str:
