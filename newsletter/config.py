@@ -122,6 +122,14 @@ class DeliveryConfig:
     sendgrid_host: str = setting("SendGrid API address (key in SENDGRID_API_KEY).", "https://api.sendgrid.com")
     sendgrid_timeout: float = setting("Seconds before a SendGrid request gives up.", 30.0)
     sendgrid_sandbox: bool = setting("Ask SendGrid to validate without sending (sandbox mode).", False)
+    sendgrid_track_clicks: bool = setting(
+        "Let SendGrid rewrite links to count clicks; off: readers' links go straight to the "
+        "articles, whatever the SendGrid account's own setting.",
+        False,
+    )
+    sendgrid_track_opens: bool = setting(
+        "Let SendGrid add an open-tracking pixel; off whatever the account's own setting.", False
+    )
     sendgrid_max_attempts: int = setting(
         "Requests for one batch while SendGrid answers 429 or 5xx (waiting as it asks, or backing off).",
         5,

@@ -88,6 +88,22 @@ def test_sandbox_mode(fake_sendgrid: FakeSendGrid) -> None:
     assert fake_sendgrid.accepted[0].payload["mail_settings"] == {"sandbox_mode": {"enable": True}}
 
 
+def test_tracking_is_off_on_every_message_unless_asked_for(fake_sendgrid: FakeSendGrid) -> None:
+    # Set per message, so an account with click tracking or SendGrid's own unsubscribe footer
+    # switched on does not rewrite readers' links or add a second way out we never hear of.
+    backend_for(fake_sendgrid).send_batch(make_batch(PEOPLE[:1]))
+    assert fake_sendgrid.accepted[0].payload["tracking_settings"] == {
+        "click_tracking": {"enable": False, "enable_text": False},
+        "open_tracking": {"enable": False},
+        "subscription_tracking": {"enable": False},
+        "ganalytics": {"enable": False},
+    }
+    backend_for(fake_sendgrid, track_clicks=True, track_opens=True).send_batch(make_batch(PEOPLE[:1]))
+    tracking = fake_sendgrid.accepted[1].payload["tracking_settings"]
+    assert tracking["click_tracking"]["enable"] and tracking["open_tracking"]["enable"]
+    assert not tracking["subscription_tracking"]["enable"]
+
+
 def test_a_full_batch_of_1000_is_accepted(fake_sendgrid: FakeSendGrid) -> None:
     result = backend_for(fake_sendgrid).send_batch(make_batch(many(1000)))
     assert result.sent == 1000
@@ -122,6 +138,8 @@ def test_the_fake_refuses_what_sendgrid_refuses() -> None:
         (lambda p: p.update(content=[]), "content"),
         (lambda p: p["content"].reverse(), "content"),
         (lambda p: p["headers"].update({"Subject": "x"}), "headers"),
+        (lambda p: p.update(tracking_settings=[]), "tracking_settings"),
+        (lambda p: p["tracking_settings"]["click_tracking"].update(enable="false"), "tracking_settings.click_tracking.enable"),
     ]  # fmt: skip
     for change, field in cases:
         payload = build_payload(make_batch())
@@ -219,7 +237,8 @@ def test_make_backend_needs_the_key_in_the_environment(
 ) -> None:
     config = make_config(
         delivery={"backend": "sendgrid", "sendgrid_host": "http://127.0.0.1:9",
-                  "sendgrid_timeout": 4.0, "sendgrid_sandbox": True}
+                  "sendgrid_timeout": 4.0, "sendgrid_sandbox": True,
+                  "sendgrid_track_clicks": True}
     )  # fmt: skip
     monkeypatch.delenv("SENDGRID_API_KEY", raising=False)
     with pytest.raises(ConfigError, match="set SENDGRID_API_KEY"):
@@ -228,6 +247,7 @@ def test_make_backend_needs_the_key_in_the_environment(
     backend = make_backend(config)
     assert isinstance(backend, SendGridBackend)
     assert (backend.host, backend.timeout, backend.sandbox) == ("http://127.0.0.1:9", 4.0, True)
+    assert (backend.track_clicks, backend.track_opens) == (True, False)
     assert backend._client.client.timeout == 4.0
 
 

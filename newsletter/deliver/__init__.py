@@ -78,6 +78,8 @@ def make_backend(config: Config) -> MailBackend:
             host=delivery.sendgrid_host,
             timeout=delivery.sendgrid_timeout,
             sandbox=delivery.sendgrid_sandbox,
+            track_clicks=delivery.sendgrid_track_clicks,
+            track_opens=delivery.sendgrid_track_opens,
             max_attempts=delivery.sendgrid_max_attempts,
         )
     raise ConfigError(

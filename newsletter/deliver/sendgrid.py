@@ -65,8 +65,15 @@ if not any(isinstance(f, _MaskBearer) for f in _http_log.filters):
     _http_log.addFilter(_MaskBearer())
 
 
-def build_payload(batch: MailBatch, *, sandbox: bool = False) -> dict[str, Any]:
-    """The v3 mail-send body for BATCH; DeliveryError if it breaks SendGrid's rules."""
+def build_payload(
+    batch: MailBatch, *, sandbox: bool = False, track_clicks: bool = False, track_opens: bool = False
+) -> dict[str, Any]:
+    """The v3 mail-send body for BATCH; DeliveryError if it breaks SendGrid's rules.
+
+    Tracking is set on every message, so the SendGrid account's own settings never apply:
+    clicks and opens only when asked for, and never SendGrid's subscription footer or its
+    Google Analytics parameters (consent is ours: our footer and List-Unsubscribe).
+    """
     where = f"batch {batch.batch_id} of edition {batch.edition_id}"
     if len(batch.recipients) > MAX_PERSONALIZATIONS:
         raise DeliveryError(
@@ -128,6 +135,12 @@ def build_payload(batch: MailBatch, *, sandbox: bool = False) -> dict[str, Any]:
         ],
         "categories": [batch.list_slug, f"edition-{batch.edition_id}"],
         "headers": shared,
+        "tracking_settings": {
+            "click_tracking": {"enable": track_clicks, "enable_text": False},
+            "open_tracking": {"enable": track_opens},
+            "subscription_tracking": {"enable": False},
+            "ganalytics": {"enable": False},
+        },
     }
     if batch.reply_to:
         payload["reply_to"] = {"email": batch.reply_to}
@@ -150,6 +163,8 @@ class SendGridBackend:
         timeout: float = 30.0,
         sandbox: bool = False,
         *,
+        track_clicks: bool = False,
+        track_opens: bool = False,
         max_attempts: int = 5,
         backoff: float = 1.0,
         max_wait: float = MAX_WAIT,
@@ -158,6 +173,8 @@ class SendGridBackend:
         self.host = host.rstrip("/")
         self.timeout = timeout
         self.sandbox = sandbox
+        self.track_clicks = track_clicks
+        self.track_opens = track_opens
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
         self.max_wait = max_wait
@@ -180,7 +197,9 @@ class SendGridBackend:
         ``max_attempts`` requests. A timeout or a connection broken after the request went out
         is *not* retried: SendGrid may have accepted the batch, so it is reported uncertain.
         """
-        payload = build_payload(batch, sandbox=self.sandbox)
+        payload = build_payload(
+            batch, sandbox=self.sandbox, track_clicks=self.track_clicks, track_opens=self.track_opens
+        )
         if not batch.recipients:
             return BatchResult()
         for attempt in range(1, self.max_attempts + 1):

@@ -9,7 +9,8 @@
 backend relies on: 1 to 1,000 personalizations, each with a ``to`` of valid addresses, no
 address twice in one request (case-insensitive), ``from.email``, a subject (top level or in
 every personalization), non-empty ``content`` with text/plain before text/html, string values
-in custom_args, substitutions and headers, no reserved header, at most 10 categories, a body
+in custom_args, substitutions and headers, no reserved header, at most 10 categories, ``tracking_settings``
+objects with boolean ``enable`` flags, a body
 under 30 MB (413). It answers 202 with an ``X-Message-Id``, or 400 with SendGrid's error
 shape ``{"errors": [{"message", "field", "help"}]}``. :meth:`fail_next` queues 429/500
 answers; :meth:`fail_batch` answers the requests of one batch (by its ``batch_id`` custom arg)
@@ -172,6 +173,20 @@ def validate(payload: Any) -> None:
             raise _Invalid("headers", "Invalid type. Expected: string.")
         if name.lower() in _RESERVED:
             raise _Invalid("headers", f"The header {name} is reserved.")
+    tracking = payload.get("tracking_settings", {})
+    if not isinstance(tracking, dict):
+        raise _Invalid("tracking_settings", "Invalid type. Expected: object.")
+    for name, setting in tracking.items():
+        where = f"tracking_settings.{name}"
+        if not isinstance(setting, dict):
+            raise _Invalid(where, "Invalid type. Expected: object.")
+        for key, value in setting.items():
+            expected = bool if key.startswith("enable") else str
+            if not isinstance(value, expected):
+                raise _Invalid(
+                    f"{where}.{key}", f"Invalid type. Expected: {expected.__name__}, given: "
+                    f"{type(value).__name__}.",
+                )
     categories = payload.get("categories", [])
     if len(categories) > 10 or any(not isinstance(c, str) or len(c) > 255 for c in categories):
         raise _Invalid(
