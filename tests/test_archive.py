@@ -151,7 +151,13 @@ def test_index_lists_only_lists_with_sent_editions(web: TestClient) -> None:
     assert 'lang="ar" dir="rtl">النشرة</a>' in html  # an Arabic name on an English page
     assert "quiet" not in html.lower()  # nothing sent yet
     assert "Latest edition: November 26, 2026" in html  # the newest sent, not the approved one
+    assert 'href="/subscribe?list=revue">Subscribe to this list</a>' in html
     assert leaks(html) == []
+
+
+def test_the_site_root_leads_to_the_archive(web: TestClient) -> None:
+    response = web.get("/", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/archive"
 
 
 def test_index_in_french_by_default(web: TestClient) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from newsletter.audience.lists import ListConfig, load_lists
@@ -181,9 +181,12 @@ def archive_routes(config: Config, store: Store) -> list[Route]:
         lists = await run_in_threadpool(archived_lists, store)
         return page(
             "archive.html", language, title=text("archive_title", language),
-            lists=[(lst, _direction(lst.language), format_day(lst.latest, language))
-                   for lst in lists],
+            lists=[(lst, _direction(lst.language), format_day(lst.latest, language),
+                    lst.slug in declared) for lst in lists],
         )
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/archive", status_code=303)  # the site's public front page
 
     async def list_page(request: Request) -> Response:
         slug = request.path_params["slug"]
@@ -221,6 +224,7 @@ def archive_routes(config: Config, store: Store) -> list[Route]:
         return HTMLResponse(html, headers=EDITION_HEADERS)
 
     return [
+        Route("/", home, methods=["GET"]),
         Route("/archive", index, methods=["GET"]),
         Route("/archive/{slug}", list_page, methods=["GET"]),
         Route("/archive/{slug}/{day}", edition_page, methods=["GET"]),
