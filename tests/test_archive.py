@@ -38,6 +38,7 @@ LISTS = """
 [[lists]]
 slug = "revue"
 name = "Revue de presse"
+description = "Chaque matin, l'essentiel de la presse."
 from_name = "Revue"
 from_address = "revue@example.org"
 tags = ["eco"]
@@ -152,6 +153,7 @@ def test_index_lists_only_lists_with_sent_editions(web: TestClient) -> None:
     assert "quiet" not in html.lower()  # nothing sent yet
     assert "Latest edition: November 26, 2026" in html  # the newest sent, not the approved one
     assert 'href="/subscribe?list=revue">Subscribe to this list</a>' in html
+    assert 'lang="fr" dir="ltr">Chaque matin, l&#39;essentiel de la presse.</span>' in html
     assert leaks(html) == []
 
 
@@ -175,6 +177,7 @@ def test_list_page_shows_sent_editions_newest_first(web: TestClient) -> None:
     assert "Notre revue du jeudi" in html  # the editor's subject
     assert "Revue de presse — mercredi 25 novembre 2026" in html  # the default one
     assert 'href="/subscribe?list=revue"' in html
+    assert '<p class="description">Chaque matin, l&#39;essentiel de la presse.</p>' in html
     assert leaks(html) == []
 
 

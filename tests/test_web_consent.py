@@ -25,6 +25,7 @@ LISTS = """
 [[lists]]
 slug = "revue"
 name = "Revue <de> presse"
+description = "Chaque matin, l'essentiel <de> la presse."
 from_name = "Revue"
 from_address = "revue@example.org"
 tags = ["maroc"]
@@ -196,6 +197,15 @@ def confirm_links(outbox: Path) -> list[str]:
         text = msg.get_payload()[0].get_payload(decode=True).decode("utf-8")
         links.extend(re.findall(r"https://news\.example\.org(/confirm/\S+)", text))
     return links
+
+
+def test_the_sign_up_page_names_and_describes_the_list(web) -> None:  # type: ignore[no-untyped-def]
+    html = web.get("/subscribe?list=revue").text
+    assert "Revue &lt;de&gt; presse" in html
+    assert "Chaque matin, l&#39;essentiel &lt;de&gt; la presse." in html  # escaped, as the name
+    assert 'class="description"' not in web.get("/subscribe?list=digest").text  # none given
+    bad = web.post("/subscribe", data={"email": "nope", "list": "revue"})
+    assert bad.status_code == 400 and "Chaque matin" in bad.text  # the form comes back whole
 
 
 def test_subscribe_then_confirm(web, store: Store) -> None:  # type: ignore[no-untyped-def]

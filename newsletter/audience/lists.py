@@ -40,6 +40,11 @@ class ListConfig:
     language: str = setting(
         "Language of the list (fr, en, ar...): dates, fixed texts, text direction.", "fr"
     )
+    description: str = setting(
+        "One or two sentences telling readers what the list brings and when, shown on its "
+        "sign-up page and in the archive; empty means none.",
+        "",
+    )
     exclude_tags: list[str] = setting(
         "Articles carrying any of these tags are left out, whatever their other tags.",
         default_factory=list,

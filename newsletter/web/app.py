@@ -235,7 +235,7 @@ def create_app(
             return message(language, text("error_title", language), text("no_list", language), 404)
         language = language_of(lst.language)
         return page("subscribe.html", language, title=text("subscribe_title", language),
-                    list_name=lst.name, list_slug=lst.slug, error="")
+                    list=lst, error="")
 
     async def subscribe(request: Request) -> Response:
         wants_json = request.headers.get("content-type", "").startswith("application/json")
@@ -266,8 +266,8 @@ def create_app(
                 return JSONResponse(payload, status_code)
             title = text("subscribe_title", language)
             if status_code == 400 and lst is not None:
-                return page("subscribe.html", language, 400, title=title, list_name=lst.name,
-                            list_slug=lst.slug, error=text(key, language))
+                return page("subscribe.html", language, 400, title=title, list=lst,
+                            error=text(key, language))
             return message(language, title, text(key, language), status_code)
 
         if lst is None:

@@ -182,7 +182,7 @@ def archive_routes(config: Config, store: Store) -> list[Route]:
         return page(
             "archive.html", language, title=text("archive_title", language),
             lists=[(lst, _direction(lst.language), format_day(lst.latest, language),
-                    lst.slug in declared) for lst in lists],
+                    declared.get(lst.slug)) for lst in lists],
         )
 
     async def home(request: Request) -> Response:
@@ -204,7 +204,7 @@ def archive_routes(config: Config, store: Store) -> list[Route]:
         language = language_of(row.language)
         return page(
             "archive_list.html", language, title=text("archive_list_title", language, list=row.name),
-            list_name=row.name, list_slug=row.slug, subscribe=row.slug in declared,
+            list_name=row.name, list_slug=row.slug, declared=declared.get(row.slug),
             editions=[(e, e.day.isoformat(), format_day(e.day, language, "full")) for e in editions],
             page=number, pages=pages,
         )
