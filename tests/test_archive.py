@@ -9,6 +9,7 @@ import shutil
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import feedparser
 import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
@@ -179,6 +180,34 @@ def test_list_page_shows_sent_editions_newest_first(web: TestClient) -> None:
     assert 'href="/subscribe?list=revue"' in html
     assert '<p class="description">Chaque matin, l&#39;essentiel de la presse.</p>' in html
     assert leaks(html) == []
+
+
+def test_each_list_has_an_atom_feed_of_its_sent_editions(web: TestClient) -> None:
+    response = web.get("/archive/revue/feed.xml")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/atom+xml")
+    feed = feedparser.parse(response.content)
+    assert not feed.bozo, feed.bozo_exception
+    assert feed.version == "atom10" and feed.feed.language == "fr"
+    assert feed.feed.title == "Revue de presse"
+    assert feed.feed.subtitle == "Chaque matin, l'essentiel de la presse."
+    assert feed.feed.link == f"{BASE}/archive/revue"
+    # the sent editions only, newest first, each linking to its public page
+    assert [e.link for e in feed.entries] == [f"{BASE}/archive/revue/{d}" for d in ("2026-11-26", "2026-11-25")]
+    assert feed.entries[0].title == "Notre revue du jeudi"
+    content = feed.entries[1].content[0].value
+    assert '<a href="https://wire.example/fr/0">La banque centrale laisse son taux inchangé</a>' in content
+    assert "<h2>Eco</h2>" in content and "<small>(L’Agence)</small>" in content
+    assert leaks(response.text) == []
+    assert 'type="application/atom+xml"' in web.get("/archive/revue").text  # found from the page
+
+
+def test_feeds_of_other_lists(web: TestClient) -> None:
+    arabic = feedparser.parse(web.get("/archive/nashra/feed.xml").content)
+    assert arabic.feed.language == "ar" and len(arabic.entries) == 1
+    quiet = web.get("/archive/quiet/feed.xml")  # nothing sent yet: a valid, empty feed
+    assert quiet.status_code == 200 and feedparser.parse(quiet.content).entries == []
+    assert web.get("/archive/nope/feed.xml").status_code == 404
 
 
 def test_arabic_list_page_is_right_to_left(web: TestClient) -> None:

@@ -3,6 +3,7 @@
     GET /archive                  the lists that have sent editions (page in the reader's language)
     GET /archive/<slug>           one list's sent editions, newest first, PAGE_SIZE a page (?page=N)
     GET /archive/<slug>/<date>    one edition (date as YYYY-MM-DD), as its readers got it
+    GET /archive/<slug>/feed.xml  the list's newest sent editions as an Atom feed (see feed.py)
 
 Only ``sent`` editions are public: a draft, approved, held or sending edition is a 404, as is an
 unknown list, date or page. Nothing about subscribers is read. An edition is rendered with the
@@ -20,7 +21,7 @@ import dataclasses
 import functools
 import logging
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import func, select
@@ -38,6 +39,7 @@ from newsletter.render.strings import format_day
 from newsletter.render.view import RTL_LANGUAGES
 from newsletter.store.db import Store
 from newsletter.store.models import Edition, MailingList
+from newsletter.web.feed import FEED_SIZE, MEDIA_TYPE, FeedEntry, atom_feed
 from newsletter.web.pages import language_of, render_page, request_language, text
 
 log = logging.getLogger(__name__)
@@ -209,6 +211,47 @@ def archive_routes(config: Config, store: Store) -> list[Route]:
             page=number, pages=pages,
         )
 
+    def feed_state(slug: str) -> tuple[Any, ...] | None:
+        """What the feed of SLUG shows, in brief: its cache key (None: no such list)."""
+        with store.session() as session:
+            row = session.execute(
+                select(MailingList.id, MailingList.name).where(MailingList.slug == slug)
+            ).first()
+            if row is None:
+                return None
+            sent = session.execute(
+                select(Edition.id, Edition.sent_at)
+                .where(Edition.list_id == row.id, Edition.status == "sent")
+                .order_by(Edition.date.desc()).limit(FEED_SIZE)
+            ).all()
+            return (slug, row.name, *((edition_id, at) for edition_id, at in sent))
+
+    @functools.lru_cache(maxsize=RENDER_CACHE_SIZE)
+    def feed_xml(state: tuple[Any, ...]) -> bytes:
+        slug, ids = state[0], [edition_id for edition_id, _ in state[2:]]
+        with store.session() as session:
+            row = session.scalar(select(MailingList).where(MailingList.slug == slug))
+            editions = [get_edition(session, edition_id) for edition_id in ids]
+            lst = list_config(row)
+            entries = []
+            for edition in editions:
+                view = edition_view(config, lst, edition)
+                sent_at = edition.sent_at or datetime.combine(edition.date, time(), UTC)
+                entries.append(FeedEntry(view.view_url, sent_at, view))
+            page_url = f"{config.web.base_url.rstrip('/')}/archive/{row.slug}"
+            return atom_feed(
+                title=row.name, subtitle=lst.description, language=language_of(row.language),
+                page_url=page_url, feed_url=f"{page_url}/feed.xml",
+                author=lst.from_name or row.name, entries=entries,
+            )
+
+    async def feed(request: Request) -> Response:
+        state = await run_in_threadpool(feed_state, request.path_params["slug"])
+        if state is None:
+            return error_page(request)
+        body = await run_in_threadpool(feed_xml, state)
+        return Response(body, media_type=MEDIA_TYPE, headers={"Cache-Control": "public, max-age=300"})
+
     async def edition_page(request: Request) -> Response:
         slug, day = request.path_params["slug"], parse_day(request.path_params["day"])
         if day is None:
@@ -227,6 +270,7 @@ def archive_routes(config: Config, store: Store) -> list[Route]:
         Route("/", home, methods=["GET"]),
         Route("/archive", index, methods=["GET"]),
         Route("/archive/{slug}", list_page, methods=["GET"]),
+        Route("/archive/{slug}/feed.xml", feed, methods=["GET"]),
         Route("/archive/{slug}/{day}", edition_page, methods=["GET"]),
     ]
 

@@ -133,6 +133,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "ar": "أعداد «{list}»",
     },
     "archive_all_lists": {"fr": "Toutes les lettres", "en": "All lists", "ar": "كل النشرات"},
+    "archive_feed": {"fr": "Flux Atom", "en": "Atom feed", "ar": "موجز Atom"},
     "archive_subscribe": {
         "fr": "S’inscrire à cette lettre", "en": "Subscribe to this list",
         "ar": "اشترك في هذه النشرة",
