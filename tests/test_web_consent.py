@@ -204,6 +204,9 @@ def test_the_sign_up_page_names_and_describes_the_list(web) -> None:  # type: ig
     assert "Revue &lt;de&gt; presse" in html
     assert "Chaque matin, l&#39;essentiel &lt;de&gt; la presse." in html  # escaped, as the name
     assert 'class="description"' not in web.get("/subscribe?list=digest").text  # none given
+    chooser = web.get("/subscribe", follow_redirects=False)  # no list named: choose in the archive
+    assert chooser.status_code == 303 and chooser.headers["location"] == "/archive"
+    assert web.get("/subscribe?list=nope").status_code == 404
     bad = web.post("/subscribe", data={"email": "nope", "list": "revue"})
     assert bad.status_code == 400 and "Chaque matin" in bad.text  # the form comes back whole
 

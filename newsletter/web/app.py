@@ -36,7 +36,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -229,6 +229,8 @@ def create_app(
 
     async def subscribe_page(request: Request) -> Response:
         slug = request.query_params.get("list", "")
+        if not slug:  # no list named: the archive shows each one with its sign-up link
+            return RedirectResponse("/archive", status_code=303)
         lst = lists.get(slug)
         if lst is None:
             language = request_language(request)
