@@ -31,9 +31,10 @@ from .editor_support import (  # noqa: F401 (fixtures)
     logged_in_fixture,
 )
 
-# What anyone may open: the public pages, the webhook (signed), the login form, static files.
+# What anyone may open: the public pages (the root leads to the archive), the webhook (signed),
+# the login form, static files.
 PUBLIC = {
-    "/healthz", "/subscribe", "/confirm/{token}", "/unsubscribe/{token}", "/webhooks/sendgrid",
+    "/", "/healthz", "/subscribe", "/confirm/{token}", "/unsubscribe/{token}", "/webhooks/sendgrid",
     "/editor/login",
 }
 PUBLIC_PREFIXES = ("/archive", "/static")
