@@ -154,6 +154,11 @@ class CollectConfig:
     teaser_words: int = setting(
         "A feed entry with fewer words than this is a teaser: its page is fetched.", 80
     )
+    respect_robots: bool = setting(
+        "Fetch an article page (a teaser's, or a page source) only when the site's robots.txt "
+        "allows it; feeds are always fetched. Turn off only with the publisher's permission.",
+        True,
+    )
 
 
 @dataclass

@@ -163,6 +163,11 @@ def _print_reports(reports: list, console: Console) -> int:
     for r in reports:
         for message in r.errors:
             click.echo(f"{r.name}: {message}", err=True)
+        if r.robots_refused:
+            click.echo(
+                f"{r.name}: {len(r.robots_refused)} article page(s) not fetched, as the site's "
+                f"robots.txt asks (e.g. {r.robots_refused[0]}); kept the feed's teaser", err=True,
+            )
     return errors
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from newsletter.collect import feeds, files, pages
 from newsletter.collect.article import CollectedArticle
 from newsletter.collect.http import Fetcher
+from newsletter.collect.robots import RobotsDisallowed, RobotsPolicy
 from newsletter.collect.sources import ORIGIN_WEB, planned_sources
 from newsletter.collect.store import (
     add_article,
@@ -47,6 +48,8 @@ class SourceReport:
     disabled: bool = False  # disabled in the web app: not fetched
     errors: list[str] = field(default_factory=list)
     articles: list[Article] = field(default_factory=list)
+    # article pages robots.txt keeps us from: their feed's teaser was kept (not an error)
+    robots_refused: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -64,6 +67,7 @@ class Collector:
         self.config = config
         self.fetcher = fetcher
         self.public_only = False  # while collecting a source an editor added in the web app
+        self.robots = RobotsPolicy(fetcher) if config.collect.respect_robots else None
 
     # -- one source ---------------------------------------------------------------------
 
@@ -140,6 +144,12 @@ class Collector:
         """The entry with its body taken from its page; the teaser stays when the page fails."""
         try:
             page = self._fetch_page(entry.url)
+        except RobotsDisallowed as exc:
+            if exc.code == "robots-disallowed":  # the site's choice, not a failure
+                report.robots_refused.append(entry.url)
+            else:
+                report.errors.append(f"{exc} (kept the feed's teaser)")
+            return entry
         except NewsletterError as exc:
             report.errors.append(f"{exc} (kept the feed's teaser)")
             return entry
@@ -150,6 +160,8 @@ class Collector:
         return entry
 
     def _fetch_page(self, url: str) -> CollectedArticle:
+        if self.robots is not None:
+            self.robots.check(url, public_only=self.public_only)
         result = self.fetcher.fetch(url, public_only=self.public_only)
         article = pages.extract_article(result.content, result.url)
         article.url = article.url or result.url
