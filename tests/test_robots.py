@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from newsletter.collect.http import Fetcher
-from newsletter.collect.robots import RobotsDisallowed, RobotsPolicy
+from newsletter.collect.robots import MAX_CRAWL_DELAY, RobotsDisallowed, RobotsPolicy
 from newsletter.collect.run import collect
 from newsletter.store.db import Store
 from newsletter.store.models import Article, Source
@@ -90,6 +90,35 @@ def test_robots_txt_is_read_once_per_site(
     assert [r.path for r in http_server.requests] == ["/robots.txt"]
 
 
+def test_the_crawl_delay_is_kept_between_two_pages_of_a_site(http_server: LocalServer) -> None:
+    http_server.route("/robots.txt", Reply(body=b"User-agent: *\nCrawl-delay: 2\n"))
+    now = [100.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    with Fetcher(timeout=2) as fetcher:
+        policy = RobotsPolicy(fetcher, clock=lambda: now[0], sleep=sleep)
+        policy.check(http_server.url("/a"))  # the first page goes at once
+        now[0] += 0.5
+        policy.check(http_server.url("/b"))  # 0.5 s later: waits the other 1.5 s
+        now[0] += 10
+        policy.check(http_server.url("/c"))  # long after: no wait
+    assert waits == [1.5]
+
+
+def test_a_huge_crawl_delay_is_capped(http_server: LocalServer) -> None:
+    http_server.route("/robots.txt", Reply(body=b"User-agent: *\nCrawl-delay: 3600\n"))
+    waits: list[float] = []
+    with Fetcher(timeout=2) as fetcher:
+        policy = RobotsPolicy(fetcher, clock=lambda: 0.0, sleep=waits.append)
+        policy.check(http_server.url("/a"))
+        policy.check(http_server.url("/b"))
+    assert waits == [MAX_CRAWL_DELAY]
+
+
 @pytest.mark.parametrize("status", [404, 410, 401, 403])
 def test_no_robots_txt_or_a_refused_one_allows_every_page(
     http_server: LocalServer, policy_for: Callable[..., RobotsPolicy], status: int
@@ -108,7 +137,7 @@ def test_an_unreachable_robots_txt_allows_no_page_for_now(
     with pytest.raises(RobotsDisallowed) as info:
         policy.check(http_server.url("/2026/mediatheque"))
     assert info.value.code == "robots-unreachable"
-    assert f"/robots.txt could not be read ({reason})" in str(info.value)
+    assert f"/robots.txt could not be read ({reason}), which counts as a refusal" in str(info.value)
 
 
 def _newsroom(server: LocalServer, make_config, **collect_settings):  # type: ignore[no-untyped-def]

@@ -9,11 +9,14 @@ wins, and a group for the user agent's product token ("newsletter", or a token o
 
 When robots.txt cannot be read the RFC decides: a 4xx answer (no file, or refused) allows every
 page; a 5xx or a 429, a timeout or a broken connection allows none, and the pages wait for the
-next run. Each site's robots.txt (scheme, host and port) is read once per run.
+next run. Each site's robots.txt (scheme, host and port) is read once per run, and its
+``Crawl-delay`` (up to MAX_CRAWL_DELAY seconds) is kept between two pages of the site.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from protego import Protego
@@ -30,6 +33,9 @@ _UNREACHABLE = {
 }
 
 
+MAX_CRAWL_DELAY = 5.0  # seconds; a longer Crawl-delay would hold a collect run for minutes
+
+
 class RobotsDisallowed(FetchError):
     """The site's robots.txt does not let the collector fetch this page (or could not be read)."""
 
@@ -37,13 +43,22 @@ class RobotsDisallowed(FetchError):
 class RobotsPolicy:
     """robots.txt verdicts for one collect run: ``policy.check(url)`` raises when not allowed."""
 
-    def __init__(self, fetcher: Fetcher) -> None:
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._fetcher = fetcher
+        self._clock, self._sleep = clock, sleep
         # robots.txt URL (one per scheme, host and port) -> its rules, or why none can be read
         self._sites: dict[str, Protego | str] = {}
+        self._last_page: dict[str, float] = {}  # robots.txt URL -> when its site's last page went
 
     def check(self, url: str, *, public_only: bool = False) -> None:
-        """Return if URL may be fetched; raise :class:`RobotsDisallowed` (naming why) if not."""
+        """Return when URL may be fetched (after the site's crawl delay, if any); raise
+        :class:`RobotsDisallowed`, naming why, if it may not."""
         parts = urlsplit(url)
         robots_url = urlunsplit((parts.scheme, parts.netloc, "/robots.txt", "", ""))
         if robots_url not in self._sites:
@@ -52,8 +67,8 @@ class RobotsPolicy:
         agent = self._fetcher.user_agent
         if isinstance(rules, str):
             raise RobotsDisallowed(
-                f"{url}: not fetched: {robots_url} could not be read ({rules}); "
-                "the page waits for the next collect",
+                f"{url}: not fetched: {robots_url} could not be read ({rules}), which counts "
+                "as a refusal until it can be",
                 code="robots-unreachable", url=url,
             )
         if not rules.can_fetch(url, agent):
@@ -62,6 +77,13 @@ class RobotsPolicy:
                 "publisher, then set collect.respect_robots = false if they agree)",
                 code="robots-disallowed", url=url,
             )
+        delay = min(rules.crawl_delay(agent) or 0.0, MAX_CRAWL_DELAY)
+        last = self._last_page.get(robots_url)
+        if delay and last is not None:
+            wait = last + delay - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+        self._last_page[robots_url] = self._clock()
 
     def _read(self, robots_url: str, public_only: bool) -> Protego | str:
         try:
