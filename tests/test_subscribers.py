@@ -149,6 +149,30 @@ def test_unknown_columns_warn_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("header", "row", "expected"),
+    [
+        # Mailchimp's audience export
+        ('"Email Address","First Name","Last Name","Phone Number"',
+         '"nadia@example.org","Nadia","El Amrani",""', ("nadia@example.org", "Nadia El Amrani", "")),
+        # Brevo's, French account, semicolons
+        ("EMAIL;PRENOM;NOM;LANGUE", "karim@example.org;Karim;Benali;FR",
+         ("karim@example.org", "Karim Benali", "fr")),
+        # a hand-made file
+        ("Courriel,Prénom,Nom complet", "ines@example.org,Inès,Inès Tazi",
+         ("ines@example.org", "Inès Tazi", "")),  # the full name wins over the parts
+        ("E-mail,Nom", "sara@example.org,Sara Alaoui", ("sara@example.org", "Sara Alaoui", "")),
+    ],
+)
+def test_the_headers_other_tools_export_are_understood(
+    tmp_path: Path, header: str, row: str, expected: tuple[str, str, str]
+) -> None:
+    found, problems = read_members(write(tmp_path, f"{header}\n{row}\n"))
+    assert [(m.email, m.name, m.language) for m in found] == [expected]
+    unknown = [p.reason for p in problems]
+    assert unknown == (["ignored unknown column(s): phone number"] if "Phone" in header else [])
+
+
+@pytest.mark.parametrize(
     ("content", "message"),
     [
         (

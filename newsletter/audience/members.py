@@ -1,7 +1,9 @@
 """Members files: ``subscribers/<slug>.csv`` read into validated, normalised rows.
 
-One header row naming ``email`` (required), ``name`` and ``language``; UTF-8 with or without a
-BOM; ``,`` or ``;`` separated. An invalid row becomes a :class:`RowError` with the file's
+One header row naming ``email`` (required), ``name`` and ``language``, under these names or
+those other tools export (``Email Address``, ``First Name`` and ``Last Name`` from Mailchimp,
+``EMAIL``, ``PRENOM`` and ``NOM`` from Brevo, ``courriel``...: see ``HEADER_ALIASES``); UTF-8
+with or without a BOM; ``,`` or ``;`` separated. An invalid row becomes a :class:`RowError` with the file's
 physical line number and the other rows still load; an address given twice is merged into its
 first row. A file that cannot be read at all raises :class:`InputError`.
 """
@@ -19,6 +21,17 @@ from email_validator import EmailNotValidError, validate_email
 from newsletter.errors import InputError
 
 COLUMNS = ("email", "name", "language")
+# What a header cell may say for each column, compared without case, accents, spaces or
+# punctuation; a first and a last name make the name ("first" and "last" are never ours).
+HEADER_ALIASES = {
+    "email": ("email", "emailaddress", "adresseemail", "adressemail", "courriel",
+              "adresseelectronique"),
+    "name": ("name", "fullname", "nomcomplet"),
+    "first": ("firstname", "prenom", "givenname"),
+    "last": ("lastname", "nom", "surname", "familyname"),
+    "language": ("language", "lang", "langue"),
+}
+_ROLE_OF = {alias: role for role, aliases in HEADER_ALIASES.items() for alias in aliases}
 NAME_MAX = 200  # Subscriber.name
 LANGUAGE_MAX = 16  # Subscriber.language
 
@@ -80,6 +93,12 @@ class _FileError(InputError):
 # -- reading a list file ----------------------------------------------------------------------
 
 
+def _header_key(cell: str) -> str:
+    """CELL as HEADER_ALIASES spells it: "E-mail Address" -> "emailaddress", "Prénom" -> "prenom"."""
+    folded = unicodedata.normalize("NFKD", cell.strip().lower())
+    return "".join(ch for ch in folded if ch.isalnum() and not unicodedata.combining(ch))
+
+
 def _decode(path: Path, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -94,8 +113,9 @@ def _decode(path: Path, data: bytes) -> str:
 def read_members(path: Path) -> tuple[list[Member], list[RowError]]:
     """The members of a CSV list file and the problems found, each with its physical line.
 
-    The header row (line 1) needs an ``email`` column; ``name`` and ``language`` are optional and
-    other columns are ignored with one warning. UTF-8 with or without BOM; ``,`` or ``;`` as
+    The header row (line 1) needs an ``email`` column; ``name`` (or a first and a last name) and
+    ``language`` are optional, each under any name of ``HEADER_ALIASES``, and other columns are
+    ignored with one warning. UTF-8 with or without BOM; ``,`` or ``;`` as
     delimiter, chosen from the header. An address given twice is merged into its first row: the
     later rows' non-empty name and language win (the bottom of the file is the latest edit), and
     each repeat is reported as a warning. Raises :class:`InputError` when the file cannot be read.
@@ -117,14 +137,18 @@ def read_members(path: Path) -> tuple[list[Member], list[RowError]]:
                          code="no-header")
             )
         columns = [cell.strip().lower() for cell in header]
-        if "email" not in columns:
+        index: dict[str, int] = {}
+        for i, column in enumerate(columns):
+            role = _ROLE_OF.get(_header_key(column))
+            if role is not None:
+                index.setdefault(role, i)  # the first of two columns saying the same wins
+        if "email" not in index:
             found = ", ".join(repr(c) for c in columns if c) or "none"
             raise _FileError(
                 RowError(path, 1, f"no 'email' column in the header row (found: {found})",
                          code="no-email-column", params={"found": found})
             )
-        index = {name: columns.index(name) for name in COLUMNS if name in columns}
-        unknown = [c for c in columns if c and c not in COLUMNS]
+        unknown = [c for i, c in enumerate(columns) if c and i not in index.values()]
         if unknown:
             problems.append(
                 RowError(path, 1, f"ignored unknown column(s): {', '.join(unknown)}", warning=True,
@@ -146,7 +170,8 @@ def read_members(path: Path) -> tuple[list[Member], list[RowError]]:
             except InputError as exc:
                 problems.append(RowError(path, line, str(exc), code=exc.code, params=exc.params))
                 continue
-            name = unicodedata.normalize("NFC", " ".join(cell("name").split()))
+            full = cell("name") or f"{cell('first')} {cell('last')}"
+            name = unicodedata.normalize("NFC", " ".join(full.split()))
             language = cell("language").lower()
             if len(name) > NAME_MAX:
                 problems.append(RowError(path, line, f"name longer than {NAME_MAX} characters",
