@@ -404,6 +404,34 @@ def test_a_bad_source_is_refused_with_a_clear_message(desk: TestClient, field: s
         assert session.scalar(select(Source.id).where(Source.name == "agence")) is None
 
 
+def test_a_site_page_given_as_a_feed_becomes_the_feed_it_announces(desk: TestClient) -> None:
+    server, html = desk.server, {"Content-Type": "text/html; charset=utf-8"}
+    server.route("/agence/", Reply(200, b'<html><head><link rel="alternate" type="application/rss+xml" '
+                                        b'href="/agence/rss"></head><body>Accueil</body></html>', html))
+    server.route("/agence/rss", Reply(200, _rss(("a-1", "Dépêche")), {"Content-Type": "application/rss+xml"}))
+    form = {"csrf_token": desk.csrf, "name": "agence", "kind": "feed", "url": server.url("/agence/")}
+    assert desk.post("/editor/sources", data=form, follow_redirects=False).status_code == 303
+    assert _source(desk.store, "agence").url == server.url("/agence/rss")
+    # a page that announces no feed is refused, in the editor's language, and nothing is saved
+    server.route("/accueil", Reply(200, b"<html><body><p>Bienvenue</p></body></html>", html))
+    refused = desk.post("/editor/sources", data={**form, "name": "accueil", "url": server.url("/accueil")})
+    assert refused.status_code == 400 and "ni un flux RSS ou Atom ni une page qui en annonce un" in refused.text
+    assert re.search(r'name="url"[^>]*aria-invalid="true"', refused.text)
+    with desk.store.session() as session:
+        assert session.scalar(select(Source.id).where(Source.name == "accueil")) is None
+    # a feed found is checked like a typed one: the same feed twice is refused
+    again = desk.post("/editor/sources", headers=EN, data={**form, "name": "agence-bis"})
+    assert again.status_code == 400 and "already collected as the source agence" in again.text
+    # an edit to a site's page finds its feed too
+    server.route("/fil/", Reply(200, b'<html><head><link rel="alternate" type="application/rss+xml" '
+                                     b'href="rss.xml"></head></html>', html))
+    server.route("/fil/rss.xml", Reply(200, _rss(("f-1", "Fil")), {"Content-Type": "application/rss+xml"}))
+    agence = _source(desk.store, "agence")
+    edited = desk.post(f"/editor/sources/{agence.id}", follow_redirects=False,
+                       data={"csrf_token": desk.csrf, "kind": "feed", "url": server.url("/fil/")})
+    assert edited.status_code == 303 and _source(desk.store, "agence").url == server.url("/fil/rss.xml")
+
+
 def test_the_same_url_twice_is_refused(desk: TestClient) -> None:
     response = desk.post("/editor/sources", headers=EN, data={
         "csrf_token": desk.csrf, "name": "doublon", "kind": "feed", "url": desk.server.url("/journal.xml")})

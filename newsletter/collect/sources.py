@@ -242,6 +242,18 @@ def _check(
     return SourceFields(name, label, kind, url, list(dict.fromkeys(tags)), language)
 
 
+def check_web_source(
+    session: Session, config: Config, fields: SourceFields, current: Source | None = None
+) -> SourceFields:
+    """FIELDS as add_web_source (CURRENT: edit_web_source) would save them; SourceInputError
+    if refused. Reads the store, changes nothing."""
+    if current is not None:
+        _changeable(current)
+        if current.origin != ORIGIN_WEB:
+            raise SourceInputError("", "from-file", name=current.name)
+    return _check(session, config, fields, current)
+
+
 def add_web_source(session: Session, config: Config, fields: SourceFields) -> Source:
     """A new source made in the web app (flushed, not committed); SourceInputError if refused."""
     checked = _check(session, config, fields, None)

@@ -65,6 +65,15 @@ PROBLEMS = {
     "fetch-refused": N_("%(url)s refused the request (HTTP %(status)s): check the address."),
     "fetch-too-large": N_("%(url)s is too large to be an article page."),
     "not-html": N_("%(url)s is not a web page (empty or unreadable)."),
+    # a feed source given by its site's address
+    "no-feed": N_(
+        "%(url)s is neither an RSS or Atom feed nor a page announcing one: paste the feed's own "
+        "address (often ending in /rss or /feed), or choose the kind page for a single article."
+    ),
+    "feed-unreadable": N_(
+        "The site announces the feed %(url)s, but it is not a readable RSS or Atom feed: paste "
+        "the address of another of its feeds."
+    ),
     "no-article": N_("No article text was found at %(url)s."),
     "article-too-short": N_(
         "No article text was found at %(url)s (fewer than %(words)s words: a home page, "

@@ -2,7 +2,8 @@
 
     GET  /editor/sources                 every source: kind, URL, tags, state, last fetch, errors
     GET  /editor/sources/new             the form for a new source
-    POST /editor/sources                 add a source (a feed or a page at an http(s) address)
+    POST /editor/sources                 add a source (a feed or a page at an http(s) address; a
+                                         site's page given as a feed: the feed it announces)
     GET  /editor/sources/{id}            one source and its fetch history
     POST /editor/sources/{id}            edit a source added here (a newsletter.toml one: refused,
                                          the message says to edit the file)
@@ -13,6 +14,7 @@ How web changes live with newsletter.toml: see :mod:`newsletter.collect.sources`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -22,11 +24,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from newsletter.collect.discover import find_feed
+from newsletter.collect.http import Fetcher
 from newsletter.collect.sources import (
     PROBLEMS,
     SourceFields,
     SourceInputError,
     add_web_source,
+    check_web_source,
     edit_web_source,
     fetch_history,
     get_source,
@@ -34,9 +39,11 @@ from newsletter.collect.sources import (
     parse_tags,
     set_enabled,
 )
+from newsletter.errors import FetchError, InputError
 from newsletter.store.models import Source
 from newsletter.web.editor.base import EditorSite, editor_route
 from newsletter.web.editor.dashboard import formats
+from newsletter.web.editor.problems import describe
 
 NOTICES = ("added", "saved", "disabled", "enabled")
 
@@ -54,6 +61,25 @@ def sources_routes(site: EditorSite) -> list[Route]:
     def problem(request: Request, exc: SourceInputError) -> str:
         """The refusal in the editor's language (the library's message ids are English)."""
         return site.gettext(request)(PROBLEMS[exc.code]).format(**exc.params)
+
+    def located(request: Request, fields: SourceFields, current_url: str = "") -> SourceFields | str:
+        """Checked FIELDS with a feed's own address when its URL is a page that announces one
+        (the refusal, in the editor's language, if it is a page that announces none); the URL
+        unchanged for a page source, an unchanged URL, or one that cannot be read now (the
+        collector will say why, as for any source)."""
+        url = fields.url.strip()
+        if fields.kind != "feed" or url == current_url:
+            return fields
+        config = site.config
+        try:
+            with Fetcher(timeout=config.collect.timeout, max_bytes=config.collect.max_bytes,
+                         user_agent=config.collect.user_agent) as fetcher:
+                feed_url = find_feed(fetcher, url, public_only=not config.web.fetch_private)
+        except InputError as exc:
+            return describe(exc, site.gettext(request))
+        except FetchError:
+            return fields
+        return dataclasses.replace(fields, url=feed_url)
 
     def detail(request: Request, source_id: int, *, status_code: int = 200, error: str = "",
                error_field: str = "", values: SourceFields | None = None) -> Response:
@@ -89,15 +115,25 @@ def sources_routes(site: EditorSite) -> list[Route]:
     async def add_source(request: Request) -> Response:
         fields = _fields(await request.form())
 
+        def refuse(error: str, error_field: str) -> Response:
+            return site.render(request, "source_new.html", status_code=400, values=fields,
+                               error=error, error_field=error_field)
+
         def work() -> Response:
             with site.store.session() as session:
                 try:
-                    source = add_web_source(session, site.config, fields)
+                    check_web_source(session, site.config, fields)  # before any fetch
                 except SourceInputError as exc:
+                    return refuse(problem(request, exc), exc.field)
+            found = located(request, fields)
+            if isinstance(found, str):
+                return refuse(found, "url")
+            with site.store.session() as session:
+                try:
+                    source = add_web_source(session, site.config, found)
+                except SourceInputError as exc:  # the feed found is collected already
                     session.rollback()
-                    return site.render(request, "source_new.html", status_code=400,
-                                       values=fields, error=problem(request, exc),
-                                       error_field=exc.field)
+                    return refuse(problem(request, exc), exc.field)
                 session.commit()
                 return RedirectResponse(f"/editor/sources/{source.id}?done=added", status_code=303)
 
@@ -121,6 +157,10 @@ def sources_routes(site: EditorSite) -> list[Route]:
                 session.rollback()
                 return detail(request, source_id, status_code=400, error=problem(request, exc),
                               error_field=exc.field if values else "", values=values)
+            except _Refused as refused:
+                session.rollback()
+                return detail(request, source_id, status_code=400, error=refused.message,
+                              error_field="url", values=values)
             session.commit()
         return RedirectResponse(f"/editor/sources/{source_id}?done={done}", status_code=303)
 
@@ -129,7 +169,11 @@ def sources_routes(site: EditorSite) -> list[Route]:
         fields = _fields(await request.form())
 
         def edit(session: Session, source: Source) -> None:
-            edit_web_source(session, site.config, source, fields)
+            check_web_source(session, site.config, fields, source)  # before any fetch
+            found = located(request, fields, current_url=source.url)
+            if isinstance(found, str):
+                raise _Refused(found)
+            edit_web_source(session, site.config, source, found)
 
         return await run_in_threadpool(change, request, request.path_params["id"], edit, "saved",
                                        fields)
@@ -152,3 +196,11 @@ def sources_routes(site: EditorSite) -> list[Route]:
         Route("/editor/sources/{id:int}", edit_source, methods=["POST"]),
         Route("/editor/sources/{id:int}/enabled", switch_source, methods=["POST"]),
     ]
+
+
+class _Refused(Exception):
+    """An edit refused before the library saw it; MESSAGE is already in the editor's language."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
