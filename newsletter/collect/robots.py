@@ -8,8 +8,8 @@ wins, and a group for the user agent's product token ("newsletter", or a token o
 ``collect.user_agent``) before the ``*`` group.
 
 When robots.txt cannot be read the RFC decides: a 4xx answer (no file, or refused) allows every
-page; a 5xx or a 429, a timeout or a broken connection allows none, and the pages wait for the
-next run. Each site's robots.txt (scheme, host and port) is read once per run, and its
+page; a 5xx or a 429, a timeout or a broken connection allows none for this run (a teaser keeps
+the feed's text; a page source is tried again at its next collect). Each site's robots.txt (scheme, host and port) is read once per run, and its
 ``Crawl-delay`` (up to MAX_CRAWL_DELAY seconds) is kept between two pages of the site.
 """
 

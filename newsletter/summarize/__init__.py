@@ -11,8 +11,8 @@ semicolon, colon, dash) that fits, or, failing that, at a word boundary, and end
 
 Bylines, photo credits, "read also" links and leftover script are never picked;
 sub-headings and pull quotes (pieces without an end mark) and pieces of fewer than four
-words only when nothing else fits. An
-empty or unknown language gives a language-neutral ranking (no stop words, no lemmas).
+words only when nothing else fits. An empty or unknown language gives a language-neutral
+ranking (no stop words, no lemmas).
 Unusable input (empty, whitespace, no letters at all) raises ``InputError``.
 """
 
