@@ -62,9 +62,9 @@ class Weights:
     and so did a target length growing with the article's (19.24-19.35; the references' length
     correlates only 0.2 with the article's), and a gradient-boosted sentence scorer on 22
     features, trained on the sentences' own ROUGE-L or ROUGE-1 or on greedy-oracle membership
-    (5-fold cross-validation grouped by article: 18.02-18.76). Sub-headings and pull quotes (pieces without an end
-    mark) are kept out of a summary unless no whole sentence fits: a choice for readers, not
-    for the score (19.39 here, against 19.41 with them).
+    (5-fold cross-validation grouped by article: 18.02-18.76). Sub-headings and pull quotes
+    (pieces without an end mark) are kept out of a summary unless no whole sentence fits: a
+    choice for readers, not for the score (19.39 here, against 19.41 with them).
     """
 
     # β: edges below min + β·(max − min) count as nothing; at 0 only the weakest edge's

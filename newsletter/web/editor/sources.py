@@ -63,10 +63,10 @@ def sources_routes(site: EditorSite) -> list[Route]:
         return site.gettext(request)(PROBLEMS[exc.code]).format(**exc.params)
 
     def located(request: Request, fields: SourceFields, current_url: str = "") -> SourceFields | str:
-        """Checked FIELDS with a feed's own address when its URL is a page that announces one
-        (the refusal, in the editor's language, if it is a page that announces none); the URL
-        unchanged for a page source, an unchanged URL, or one that cannot be read now (the
-        collector will say why, as for any source)."""
+        """FIELDS (already checked) with a feed's own address when its URL is a page that
+        announces one; the refusal, in the editor's language, when it is a page that announces
+        none. The URL stays as typed for a page source, an unchanged URL, or one that cannot be
+        read now (the collector will say why, as for any source)."""
         url = fields.url.strip()
         if fields.kind != "feed" or url == current_url:
             return fields
