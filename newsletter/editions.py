@@ -167,7 +167,8 @@ def _merge_items(edition: Edition, candidates: list[_Candidate], list_config: Li
         rank = rank_in_section[candidate.section]
         rank_in_section[candidate.section] += 1
         also_in = [
-            {"source": a.source.display_name if a.source else "", "url": reader_url(a), "title": a.title}
+            {"source": a.source.display_name if a.source else "", "url": reader_url(a),
+             "title": a.title}
             for a in candidate.also_in
         ]
         item = existing.get(candidate.article.id)

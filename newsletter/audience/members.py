@@ -3,9 +3,9 @@
 One header row naming ``email`` (required), ``name`` and ``language``, under these names or
 those other tools export (``Email Address``, ``First Name`` and ``Last Name`` from Mailchimp,
 ``EMAIL``, ``PRENOM`` and ``NOM`` from Brevo, ``courriel``...: see ``HEADER_ALIASES``); UTF-8
-with or without a BOM; ``,`` or ``;`` separated. An invalid row becomes a :class:`RowError` with the file's
-physical line number and the other rows still load; an address given twice is merged into its
-first row. A file that cannot be read at all raises :class:`InputError`.
+with or without a BOM; ``,`` or ``;`` separated. An invalid row becomes a :class:`RowError` with
+the file's physical line number and the other rows still load; an address given twice is merged
+into its first row. A file that cannot be read at all raises :class:`InputError`.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class _FileError(InputError):
 
 
 def _header_key(cell: str) -> str:
-    """CELL as HEADER_ALIASES spells it: "E-mail Address" -> "emailaddress", "Prénom" -> "prenom"."""
+    """CELL as HEADER_ALIASES spells it ("E-mail Address" -> "emailaddress", "Prénom" -> "prenom")."""
     folded = unicodedata.normalize("NFKD", cell.strip().lower())
     return "".join(ch for ch in folded if ch.isalnum() and not unicodedata.combining(ch))
 

@@ -9,8 +9,9 @@ wins, and a group for the user agent's product token ("newsletter", or a token o
 
 When robots.txt cannot be read the RFC decides: a 4xx answer (no file, or refused) allows every
 page; a 5xx or a 429, a timeout or a broken connection allows none for this run (a teaser keeps
-the feed's text; a page source is tried again at its next collect). Each site's robots.txt (scheme, host and port) is read once per run, and its
-``Crawl-delay`` (up to MAX_CRAWL_DELAY seconds) is kept between two pages of the site.
+the feed's text; a page source is tried again at its next collect). Each site's robots.txt
+(scheme, host and port) is read once per run, and its ``Crawl-delay`` (up to MAX_CRAWL_DELAY
+seconds) is kept between two pages of the site.
 """
 
 from __future__ import annotations
@@ -91,5 +92,6 @@ class RobotsPolicy:
         except FetchError as exc:
             if exc.code in _UNREACHABLE:
                 return _UNREACHABLE[exc.code] or f"HTTP {exc.params.get('status')}"
-            return Protego.parse("")  # a 4xx (none, gone, refused), or not a web address: all allowed
+            # a 4xx (none, gone, refused), or not a web address: every page allowed
+            return Protego.parse("")
         return Protego.parse(result.text())

@@ -66,7 +66,11 @@ if not any(isinstance(f, _MaskBearer) for f in _http_log.filters):
 
 
 def build_payload(
-    batch: MailBatch, *, sandbox: bool = False, track_clicks: bool = False, track_opens: bool = False
+    batch: MailBatch,
+    *,
+    sandbox: bool = False,
+    track_clicks: bool = False,
+    track_opens: bool = False,
 ) -> dict[str, Any]:
     """The v3 mail-send body for BATCH; DeliveryError if it breaks SendGrid's rules.
 
@@ -197,9 +201,8 @@ class SendGridBackend:
         ``max_attempts`` requests. A timeout or a connection broken after the request went out
         is *not* retried: SendGrid may have accepted the batch, so it is reported uncertain.
         """
-        payload = build_payload(
-            batch, sandbox=self.sandbox, track_clicks=self.track_clicks, track_opens=self.track_opens
-        )
+        payload = build_payload(batch, sandbox=self.sandbox, track_clicks=self.track_clicks,
+                                track_opens=self.track_opens)
         if not batch.recipients:
             return BatchResult()
         for attempt in range(1, self.max_attempts + 1):

@@ -250,7 +250,8 @@ def archive_routes(config: Config, store: Store) -> list[Route]:
         if state is None:
             return error_page(request)
         body = await run_in_threadpool(feed_xml, state)
-        return Response(body, media_type=MEDIA_TYPE, headers={"Cache-Control": "public, max-age=300"})
+        return Response(body, media_type=MEDIA_TYPE,
+                        headers={"Cache-Control": "public, max-age=300"})
 
     async def edition_page(request: Request) -> Response:
         slug, day = request.path_params["slug"], parse_day(request.path_params["day"])

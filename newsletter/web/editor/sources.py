@@ -62,7 +62,9 @@ def sources_routes(site: EditorSite) -> list[Route]:
         """The refusal in the editor's language (the library's message ids are English)."""
         return site.gettext(request)(PROBLEMS[exc.code]).format(**exc.params)
 
-    def located(request: Request, fields: SourceFields, current_url: str = "") -> SourceFields | str:
+    def located(
+        request: Request, fields: SourceFields, current_url: str = ""
+    ) -> SourceFields | str:
         """FIELDS (already checked) with a feed's own address when its URL is a page that
         announces one; the refusal, in the editor's language, when it is a page that announces
         none. The URL stays as typed for a page source, an unchanged URL, or one that cannot be
