@@ -336,6 +336,8 @@ def collect_source(session: Session, config: Config, name: str) -> str:
     summarized = summarize_pending(session, config)
     state = "not modified" if report.not_modified else f"{report.new} new, {report.known} known"
     done = f"{state}; {len(enriched)} enriched, {summarized} summarized"
+    if report.robots_refused:
+        done += f"; {len(report.robots_refused)} page(s) not fetched (robots.txt): teasers kept"
     log.info("%s: %s", name, done)
     for message in report.errors:
         log.warning("%s: %s", name, message)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from newsletter.collect.http import Fetcher
 from newsletter.collect.robots import MAX_CRAWL_DELAY, RobotsDisallowed, RobotsPolicy
 from newsletter.collect.run import collect
+from newsletter.jobs import collect_source
 from newsletter.store.db import Store
 from newsletter.store.models import Article, Source
 
@@ -169,6 +170,14 @@ def test_a_teaser_whose_page_robots_txt_refuses_keeps_its_teaser_without_error(
         assert "quarante mille ouvrages" in texts["g-1"]  # completed from its page
         assert texts["g-2"] == "Le marché couvert rouvre ses portes…"  # the feed's own teaser
         assert session.scalars(select(Source)).one().last_error is None
+
+
+def test_the_daemons_collect_job_says_so_in_its_result(store: Store, http_server: LocalServer, make_config) -> None:
+    config = _newsroom(http_server, make_config)
+    with store.session() as session:
+        done = collect_source(session, config, "ville")
+    assert done.startswith("2 new, 0 known;")
+    assert done.endswith("; 1 page(s) not fetched (robots.txt): teasers kept")
 
 
 def test_respect_robots_off_fetches_every_page(store: Store, http_server: LocalServer, make_config) -> None:
