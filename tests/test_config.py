@@ -86,6 +86,41 @@ def test_cli_invalid_toml_and_missing_file_exit_2(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "configuration file not found" in result.output
 
 
+LISTS = """
+[[lists]]
+slug = "revue"
+name = "Revue"
+from_name = "Revue"
+from_address = "revue@example.org"
+tags = ["economie", "meteo"]
+"""
+
+
+def _check(tmp_path: Path, lists: str | None) -> tuple[int, str]:
+    path = _write(tmp_path, '[[tags]]\nname = "economie"\nkeywords = ["banque"]\n')
+    if lists is not None:
+        (tmp_path / "subscribers").mkdir()
+        (tmp_path / "subscribers" / "lists.toml").write_text(lists, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(path), "check"], env={"COLUMNS": "300"})
+    return result.exit_code, " ".join(result.output.split())
+
+
+def test_check_validates_the_lists_and_warns_of_a_tag_nothing_gives(tmp_path: Path) -> None:
+    code, out = _check(tmp_path, LISTS)
+    assert code == 0 and "subscribers/lists.toml is valid" in out
+    assert "revue │ fr │ economie, meteo │ 0 7 * * * (Africa/Casablanca) │ required │ none yet" in out
+    assert "lists[0].tags[1]: 'meteo' (revue) is given by no tag rule and no source" in out
+    assert "'economie' (revue)" not in out  # a tag rule gives it
+
+
+def test_check_stops_on_a_bad_lists_file_and_says_when_there_is_none(tmp_path: Path) -> None:
+    code, out = _check(tmp_path, LISTS.replace('"revue@example.org"', '"revue@"'))
+    assert code == 2 and "lists.toml: lists[0].from_address: 'revue@' is not a valid email address" in out
+    (tmp_path / "other").mkdir()
+    code, out = _check(tmp_path / "other", None)
+    assert code == 0 and "lists.toml not found: no list to send to" in out
+
+
 def test_check_never_shows_a_password(tmp_path: Path, monkeypatch) -> None:
     path = _write(tmp_path, "")
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", "postgresql://news:s3cret@127.0.0.1:1/news")

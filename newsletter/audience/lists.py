@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.config import SLUG_RE, build_section, setting
+from newsletter.config import SLUG_RE, Config, build_section, setting
 from newsletter.errors import ConfigError
 from newsletter.render.strings import section_title
 from newsletter.store.models import MailingList
@@ -211,6 +211,21 @@ def load_lists(path: Path) -> list[ListConfig]:
         return parse_lists(data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def unfed_tags(lists: list[ListConfig], config: Config) -> list[str]:
+    """Warnings for list tags that no tag rule and no source of newsletter.toml gives: such a
+    section stays empty unless a source added in the web app carries the tag."""
+    given = {rule.name for rule in config.tags} | {t for s in config.sources for t in s.tags}
+    warnings = []
+    for i, lst in enumerate(lists):
+        for j, tag in enumerate(lst.tags):
+            if tag not in given:
+                warnings.append(
+                    f"lists[{i}].tags[{j}]: {tag!r} ({lst.slug}) is given by no tag rule and no "
+                    "source of newsletter.toml: add a [[tags]] rule for it, or tag a source"
+                )
+    return warnings
 
 
 def find_list(lists: list[ListConfig], slug: str) -> ListConfig:

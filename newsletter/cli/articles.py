@@ -38,7 +38,7 @@ def init(ctx: click.Context) -> None:
 @cli.command()
 @click.pass_context
 def check(ctx: click.Context) -> None:
-    """Validate the configuration and say what it declares."""
+    """Validate newsletter.toml and the lists file, and say what they declare."""
     from newsletter.store.db import check_schema, make_engine
 
     config = config_of(ctx)
@@ -54,6 +54,7 @@ def check(ctx: click.Context) -> None:
     console.print(
         f"{len(config.tags)} tag rules: {', '.join(r.name for r in config.tags) or 'none'}"
     )
+    _check_lists(config, console)
     console.print(
         f"summaries: {config.summarize.method}, at most {config.summarize.max_words} words"
     )
@@ -66,6 +67,29 @@ def check(ctx: click.Context) -> None:
         console.print(f"({exc})")
     finally:
         engine.dispose()
+
+
+def _check_lists(config: config_mod.Config, console: Console) -> None:
+    """The lists file, validated (a bad one stops `check` with exit status 2) and shown."""
+    from newsletter.audience.lists import LISTS_FILE, load_lists, unfed_tags
+
+    folder = config.folder(config.paths.subscribers)
+    path = folder / LISTS_FILE
+    if not path.exists():
+        console.print(f"lists: {path} not found: no list to send to (see 'Lists and subscribers' "
+                      "in README.md)", highlight=False)
+        return
+    lists = load_lists(path)
+    console.print(f"[bold]{path}[/bold] is valid.")
+    table = Table("list", "language", "tags", "sends", "review", "members file")
+    for lst in lists:
+        members = folder / f"{lst.slug}.csv"
+        table.add_row(lst.slug, lst.language, ", ".join(lst.section_order),
+                      f"{lst.schedule} ({lst.timezone})", lst.review,
+                      members.name if members.exists() else "none yet")
+    console.print(table)
+    for warning in unfed_tags(lists, config):
+        console.print(f"[yellow]warning:[/yellow] {path}: {warning}", highlight=False)
 
 
 @cli.command()
