@@ -51,20 +51,21 @@ class Weights:
     Lin & Bilmes' submodular coverage with a position-weighted reward (18.90 at best); the best
     subset of the 4 or 6 top sentences under a penalty for missing a target length (18.92).
     Then (19.46 here before the list-aware splitter, 19.41 after): edges decaying with the
-    distance between the sentences (18.89 at 0.95), IDF over the 500 tuning articles instead
-    of the article's sentences (19.19), heavier weights for capitalised names (19.37 at ×1.5),
+    distance between the sentences (18.89 at 0.95), IDF over the 500 tuning articles instead of
+    the article's sentences (19.19), heavier weights for capitalised names (19.37 at ×1.5),
     bonuses for a weekday or for covering the article's most frequent terms (within ±0.07),
     penalties for an opening quote or question (within ±0.1), and a classifier choosing per
     article between this summary and LEAD-2 (gradient boosting or logistic regression on 17
-    article features, 5-fold cross-validated: 19.21-19.43); the grid around the chosen point
-    was re-run and still peaks there. The first one or two sentences as a pseudo-title (no
+    article features, 5-fold cross-validated: 19.21-19.43); the grid around the chosen point was
+    re-run and still peaks there. The first one or two sentences as a pseudo-title (no
     evaluation article has a title) scored lower at every weight (19.29 at 0.2, 19.39 without),
     and so did a target length growing with the article's (19.24-19.35; the references' length
     correlates only 0.2 with the article's), and a gradient-boosted sentence scorer on 22
     features, trained on the sentences' own ROUGE-L or ROUGE-1 or on greedy-oracle membership
-    (5-fold cross-validation grouped by article: 18.02-18.76). Sub-headings and pull quotes
-    (pieces without an end mark) are kept out of a summary unless no whole sentence fits: a
-    choice for readers, not for the score (19.39 here, against 19.41 with them).
+    (5-fold cross-validation grouped by article: 18.02-18.76), and a penalty for sentences
+    opening on a connective ("Mais", "Et", "Pourtant"...: 19.32-19.34). Sub-headings and pull
+    quotes (pieces without an end mark) are kept out of a summary unless no whole sentence fits:
+    a choice for readers, not for the score (19.39 here, against 19.41 with them).
     """
 
     # β: edges below min + β·(max − min) count as nothing; at 0 only the weakest edge's
