@@ -432,6 +432,23 @@ def test_a_site_page_given_as_a_feed_becomes_the_feed_it_announces(desk: TestCli
     assert edited.status_code == 303 and _source(desk.store, "agence").url == server.url("/fil/rss.xml")
 
 
+def test_the_fetch_history_counts_the_pages_robots_txt_refused(desk: TestClient) -> None:
+    server = desk.server
+    server.route("/robots.txt", Reply(200, b"User-agent: *\nDisallow: /abonnes/\n"))
+    teaser = (f"<item><guid>t-1</guid><title>Le marché couvert rouvre</title>"
+              f"<link>{server.url('/abonnes/marche')}</link><description>Le marché rouvre…</description></item>")
+    server.route("/teasers.xml", Reply(200, ("<?xml version='1.0' encoding='utf-8'?><rss version='2.0'>"
+                                             f"<channel><title>T</title>{teaser}</channel></rss>").encode(),
+                                       {"Content-Type": "application/rss+xml"}))
+    form = {"csrf_token": desk.csrf, "name": "teasers", "kind": "feed", "url": server.url("/teasers.xml")}
+    assert desk.post("/editor/sources", data=form, follow_redirects=False).status_code == 303
+    with desk.store.session() as session:
+        collect(session, desk.config, names=["teasers"])
+    page = desk.get(f"/editor/sources/{_source(desk.store, 'teasers').id}").text
+    assert "Pages refusées par robots.txt\u00a0: 1 (l’extrait donné par le flux a été gardé)" in page
+    assert "/abonnes/marche" not in [r.path for r in server.requests]
+
+
 def test_the_same_url_twice_is_refused(desk: TestClient) -> None:
     response = desk.post("/editor/sources", headers=EN, data={
         "csrf_token": desk.csrf, "name": "doublon", "kind": "feed", "url": desk.server.url("/journal.xml")})

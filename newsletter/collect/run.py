@@ -102,7 +102,8 @@ class Collector:
             source.error_count = 0
             source.last_success_at = source.last_fetched_at
         outcome = "error" if report.errors else "not-modified" if report.not_modified else "ok"
-        record_fetch(self.session, source, outcome, report.new, report.errors)
+        record_fetch(self.session, source, outcome, report.new, report.errors,
+                     robots_refused=len(report.robots_refused))
         self.session.commit()
         return report
 

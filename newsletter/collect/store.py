@@ -56,13 +56,14 @@ def sync_source(session: Session, config: SourceConfig, url: str) -> Source:
 
 
 def record_fetch(
-    session: Session, source: Source, outcome: str, new_articles: int, errors: Sequence[str]
+    session: Session, source: Source, outcome: str, new_articles: int, errors: Sequence[str],
+    *, robots_refused: int = 0,
 ) -> SourceFetch:
-    """Add one line to SOURCE's fetch history (``ok``, ``not-modified`` or ``error``), keeping
-    its latest FETCH_HISTORY lines."""
+    """Add one line to SOURCE's fetch history (``ok``, ``not-modified`` or ``error``, and how
+    many article pages robots.txt kept us from), keeping its latest FETCH_HISTORY lines."""
     fetch = SourceFetch(
         source_id=source.id, fetched_at=source.last_fetched_at or utcnow(), outcome=outcome,
-        new_articles=new_articles,
+        new_articles=new_articles, robots_refused=robots_refused,
         error="\n".join(errors)[:ERROR_MAX] if errors else None,
     )
     session.add(fetch)

@@ -441,4 +441,6 @@ class SourceFetch(Base):
     fetched_at: Mapped[created]
     outcome: Mapped[str] = mapped_column(String(20))
     new_articles: Mapped[int] = mapped_column(Integer, default=0)
+    # article pages the site's robots.txt kept us from (their feed's teaser was kept)
+    robots_refused: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
