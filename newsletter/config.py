@@ -101,6 +101,11 @@ class WebConfig:
         "(an intranet); off, the web app refuses them so its pages cannot reach internal services.",
         False,
     )
+    signup_origins: list[str] = setting(
+        "Other sites (e.g. https://www.example.ma) whose pages may post the sign-up form to "
+        "/subscribe from JavaScript (JSON, CORS); a plain HTML form needs no entry here.",
+        default_factory=list,
+    )
 
 
 @dataclass
@@ -390,6 +395,15 @@ def _validate(config: Config) -> None:
         raise ConfigError("collect.timeout: must be positive")
     if config.collect.max_bytes < 1024:
         raise ConfigError("collect.max_bytes: must be at least 1024")
+    for i, origin in enumerate(config.web.signup_origins):
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or origin.rstrip("/") != (
+            f"{parts.scheme}://{parts.netloc}"
+        ):
+            raise ConfigError(
+                f"web.signup_origins[{i}]: {origin!r} must be a site's origin: scheme and host, "
+                "no path (e.g. https://www.example.ma)"
+            )
     base = urlsplit(config.web.base_url)
     if base.scheme not in ("http", "https") or not base.netloc:
         raise ConfigError(f"web.base_url: {config.web.base_url!r} must be an http(s) URL")

@@ -43,6 +43,8 @@ def test_example_configuration_is_valid() -> None:
         ({"tags": [{"name": "eco", "keywords": ["x", 3]}]}, "tags[0].keywords[1]: expected a string"),
         ({"colect": {}}, "colect: unknown key"),
         ({"sources": [{"name": "a", "kind": "page", "url": "page.html"}]}, "a 'page' source needs an http(s) URL"),
+        ({"web": {"signup_origins": ["https://www.example.ma/newsletter"]}}, "web.signup_origins[0]: "),
+        ({"web": {"signup_origins": ["www.example.ma"]}}, "must be a site's origin: scheme and host"),
     ],
 )
 def test_mistakes_name_the_key_path(make_config, data, message) -> None:

@@ -21,6 +21,7 @@ from newsletter.web import create_app
 
 from .support.web import SECRET, Clock, web_config
 
+NEWSROOM_SITE = "https://www.journal.example"  # the newsroom's own site, with a sign-up form
 LISTS = """
 [[lists]]
 slug = "revue"
@@ -51,7 +52,8 @@ language = "ar"
 
 @pytest.fixture(name="web")
 def web_app(store: Store, make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    config = web_config(make_config, tmp_path, monkeypatch, LISTS, base_url="https://news.example.org")
+    config = web_config(make_config, tmp_path, monkeypatch, LISTS, base_url="https://news.example.org",
+                        signup_origins=[NEWSROOM_SITE])
     folder = tmp_path / "subscribers"
     with store.session() as session:
         sync_lists(session, load_lists(folder / "lists.toml"))
@@ -238,6 +240,22 @@ def test_json_subscribe_and_same_answer_for_known_addresses(web, store: Store, t
     bad = web.post("/subscribe", json={"email": "nope", "list": "digest"})
     assert bad.status_code == 400 and bad.json()["field"] == "email"
     assert web.post("/subscribe", json={"email": "a@example.org", "list": "x"}).status_code == 404
+
+
+def test_the_newsrooms_own_site_may_post_the_sign_up_from_javascript(web, store: Store) -> None:  # type: ignore[no-untyped-def]
+    preflight = {"Origin": NEWSROOM_SITE, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"}
+    allowed = web.options("/subscribe", headers=preflight)
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == NEWSROOM_SITE
+    posted = web.post("/subscribe", json={"email": "lina@example.org", "list": "digest"},
+                      headers={"Origin": NEWSROOM_SITE})
+    assert posted.status_code == 202 and posted.headers["access-control-allow-origin"] == NEWSROOM_SITE
+    assert statuses(store, "lina@example.org") == {"digest": "pending"}
+    # another site gets no permission, and a bare OPTIONS is no way in
+    other = web.options("/subscribe", headers={**preflight, "Origin": "https://elsewhere.example"})
+    assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+    assert web.options("/subscribe").status_code == 405
 
 
 def test_subscribe_is_throttled(web, store: Store) -> None:  # type: ignore[no-untyped-def]

@@ -34,6 +34,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -240,6 +241,8 @@ def create_app(
                     list=lst, error="")
 
     async def subscribe(request: Request) -> Response:
+        if request.method == "OPTIONS":  # not a CORS preflight from an allowed site
+            return PlainTextResponse("method not allowed", 405, headers={"Allow": "GET, POST"})
         wants_json = request.headers.get("content-type", "").startswith("application/json")
         try:
             body = await _read_body(request, FORM_MAX_BYTES)
@@ -421,10 +424,15 @@ def create_app(
                 "daemon_heartbeat_age_s": None if age is None else round(age, 1)}
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    signup_cors = Middleware(
+        CORSMiddleware, allow_origins=[o.rstrip("/") for o in config.web.signup_origins],
+        allow_methods=["POST"], allow_headers=["Content-Type"], max_age=3600,
+    )
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/subscribe", subscribe_page, methods=["GET"]),
-        Route("/subscribe", subscribe, methods=["POST"]),
+        # Other sites' pages may post it from JavaScript: CORS for web.signup_origins only.
+        Route("/subscribe", subscribe, methods=["POST", "OPTIONS"], middleware=[signup_cors]),
         Route("/confirm/{token}", confirm_page, methods=["GET"]),
         Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", unsubscribe_post, methods=["POST"]),
