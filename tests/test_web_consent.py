@@ -223,6 +223,7 @@ def test_subscribe_then_confirm(web, store: Store) -> None:  # type: ignore[no-u
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     page = web.get(link)
     assert page.status_code == 200 and "Revue &lt;de&gt; presse" in page.text
+    assert '<a href="/archive/revue">Lire les éditions déjà parues</a>' in page.text
     assert statuses(store, "New@example.org") == {"revue": "active"}
     assert [a for a, _ in history(store)] == ["requested", "confirmed"]
 

@@ -156,9 +156,11 @@ def create_app(
     def page(name: str, language: str, status_code: int = 200, **context: Any) -> Response:
         return render_page(templates, name, language, status_code, **context)
 
-    def message(language: str, title: str, body: str, status_code: int = 200) -> Response:
+    def message(language: str, title: str, body: str, status_code: int = 200, *,
+                link: tuple[str, str] | None = None) -> Response:
+        """A page that says BODY; LINK, (href, text), is where to go next."""
         return page("message.html", language, status_code, title=title, message=body,
-                    error=status_code >= 400)
+                    error=status_code >= 400, link=link)
 
     def bad_link(language: str, status_code: int = 400) -> Response:
         return message(language, text("bad_link_title", language), text("bad_link", language),
@@ -345,18 +347,19 @@ def create_app(
                 if membership is None:
                     return None
                 return (membership.status, membership.mailing_list.name,
-                        membership.mailing_list.language)
+                        membership.mailing_list.language, membership.mailing_list.slug)
 
         done = await run_in_threadpool(work)
         if done is None:
             return bad_link(request_language(request))
-        status, list_name, list_language = done
+        status, list_name, list_language, list_slug = done
         language = language_of(list_language)
         if status != "active":
             return message(language, text("error_title", language),
                            text("not_confirmed", language), 409)
         return message(language, text("confirmed_title", language),
-                       text("confirmed", language, list=list_name))
+                       text("confirmed", language, list=list_name),
+                       link=(f"/archive/{list_slug}", text("confirmed_archive", language)))
 
     # -- provider events -------------------------------------------------------------------
 

@@ -81,6 +81,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "confirmed_title": {
         "fr": "Inscription confirmée", "en": "Subscription confirmed", "ar": "تم تأكيد الاشتراك",
     },
+    "confirmed_archive": {
+        "fr": "Lire les éditions déjà parues", "en": "Read the editions already out",
+        "ar": "اقرأ الأعداد السابقة",
+    },
     "confirmed": {
         "fr": "Merci\u00a0: vous recevrez désormais «\u00a0{list}\u00a0».",
         "en": "Thank you: you will now receive “{list}”.",
