@@ -85,9 +85,11 @@ def store_status(session: Session) -> StoreStatus:
 
 
 def recent_editions(
-    session: Session, limit: int = 10, ids: Sequence[int] | None = None
+    session: Session, limit: int = 10, ids: Sequence[int] | None = None, *,
+    list_slug: str = "", status: str = "",
 ) -> list[EditionState]:
-    """The latest editions (or those of IDS) with their delivery progress, newest first."""
+    """The latest editions (or those of IDS, of LIST_SLUG, with STATUS) with their delivery
+    progress, newest first."""
     query = (
         select(Edition.id, MailingList.slug, Edition.date, Edition.status)
         .join(MailingList, MailingList.id == Edition.list_id)
@@ -96,6 +98,10 @@ def recent_editions(
     )
     if ids is not None:
         query = query.where(Edition.id.in_(ids))
+    if list_slug:
+        query = query.where(MailingList.slug == list_slug)
+    if status:
+        query = query.where(Edition.status == status)
     editions = session.execute(query).all()
     ids = [row.id for row in editions]
     batches: dict[int, dict[str, int]] = {i: {} for i in ids}

@@ -180,6 +180,13 @@ def test_an_editor_does_each_step_by_hand(workspace_config: str, tmp_path: Path)
     assert "Notre revue du samedi" in shown and "✗" in shown
     status = " ".join(ok("status").split())
     assert f"#{edition_id} │ revue-fr │ 2026-11-28 │ sent │ 1 sent │ 6" in status
+    # finding an edition again: by list and state, newest first
+    listed = " ".join(ok("editions", "list", "--list", "revue-fr", "--status", "sent").split())
+    assert f"#{edition_id} │ revue-fr │ 2026-11-28 │ sent │ 1 sent │ 6" in listed
+    assert "digest-en" not in listed
+    assert "no edition of revue-fr held" in ok("editions", "list", "--list", "revue-fr", "--status", "held")
+    wrong = run(cli, ["--config", workspace_config, "editions", "list", "--status", "drafts"])
+    assert wrong.exit_code == 2 and "'drafts' is not one of draft" in wrong.output
 
 
 def test_send_without_a_secret_key_says_what_to_set(workspace_config: str, monkeypatch) -> None:

@@ -42,6 +42,37 @@ def editions_build(ctx: click.Context, slug: str, day: Any) -> None:
                    f"(see 'newsletter editions show {edition.id}')")
 
 
+@editions.command(name="list")
+@click.option("--list", "slug", default="", help="Only this list's editions.")
+@click.option("--status", default="", help="Only editions in this state (draft, approved, held, sent...).")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="How many, newest first.")
+@click.pass_context
+def editions_list(ctx: click.Context, slug: str, status: str, limit: int) -> None:
+    """The latest editions with their state and delivery, newest first (to find an ID)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from newsletter.audience.lists import find_list
+    from newsletter.report import recent_editions
+    from newsletter.store.models import EDITION_STATUSES
+
+    if status and status not in EDITION_STATUSES:
+        raise click.BadParameter(f"{status!r} is not one of {', '.join(EDITION_STATUSES)}",
+                                 param_hint="--status")
+    if slug:
+        find_list(lists_of(config_of(ctx.parent)), slug)  # an unknown list is a usage error
+    with store_of(ctx.parent).session() as session:
+        rows = recent_editions(session, limit, list_slug=slug, status=status)
+    if not rows:
+        click.echo("no edition" + (f" of {slug}" if slug else "") + (f" {status}" if status else ""))
+        return
+    table = Table("edition", "list", "date", "status", "batches", "messages sent")
+    for e in rows:
+        batches = ", ".join(f"{n} {state}" for state, n in sorted(e.batches.items())) or "-"
+        table.add_row(f"#{e.id}", e.list_slug, e.date, e.status, batches, str(e.recipients_sent))
+    Console().print(table)
+
+
 @editions.command(name="show")
 @click.argument("edition_id", type=int)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html", "mjml"]), default="text")
