@@ -195,6 +195,7 @@ def test_each_list_has_an_atom_feed_of_its_sent_editions(web: TestClient) -> Non
     # the sent editions only, newest first, each linking to its public page
     assert [e.link for e in feed.entries] == [f"{BASE}/archive/revue/{d}" for d in ("2026-11-26", "2026-11-25")]
     assert feed.entries[0].title == "Notre revue du jeudi"
+    assert feed.feed.updated == max(e.updated for e in feed.entries)  # the latest send
     content = feed.entries[1].content[0].value
     assert '<a href="https://wire.example/fr/0">La banque centrale laisse son taux inchangé</a>' in content
     assert "<h2>Eco</h2>" in content and "<small>(L’Agence)</small>" in content

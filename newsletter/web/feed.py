@@ -8,7 +8,7 @@ HTML, the email's layout left out. Nothing about subscribers is in it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
 from markupsafe import escape
@@ -33,7 +33,7 @@ def atom_feed(
     *, title: str, subtitle: str, language: str, page_url: str, feed_url: str, author: str,
     entries: list[FeedEntry],
 ) -> bytes:
-    """The feed's XML; ENTRIES newest first (the first one's send time is the feed's update)."""
+    """The feed's XML; ENTRIES newest first (the latest send is the feed's update time)."""
     feed = ET.Element(f"{{{ATOM}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": language})
     _text(feed, "title", title)
     if subtitle:
@@ -41,7 +41,7 @@ def atom_feed(
     _text(feed, "id", page_url)
     _link(feed, "self", feed_url, "application/atom+xml")
     _link(feed, "alternate", page_url, "text/html")
-    updated = entries[0].sent_at if entries else datetime(1970, 1, 1)
+    updated = max((_utc(entry.sent_at) for entry in entries), default=datetime(1970, 1, 1, tzinfo=UTC))
     _text(feed, "updated", _stamp(updated))
     _text(ET.SubElement(feed, f"{{{ATOM}}}author"), "name", author)
     for entry in entries:
@@ -82,8 +82,11 @@ def _link(parent: ET.Element, rel: str, href: str, media_type: str) -> None:
     ET.SubElement(parent, f"{{{ATOM}}}link", {"rel": rel, "href": href, "type": media_type})
 
 
+def _utc(moment: datetime) -> datetime:
+    """MOMENT with its time zone; a naive time (SQLite gives those back) is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _stamp(moment: datetime) -> str:
-    """RFC 3339, as Atom wants it; a naive time (SQLite gives those back) is UTC."""
-    if moment.tzinfo is None:
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return moment.isoformat(timespec="seconds")
+    """RFC 3339, as Atom wants it."""
+    return _utc(moment).isoformat(timespec="seconds")
