@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
 from newsletter.accounts import add_editor
@@ -20,6 +20,7 @@ from newsletter.audience import consent
 from newsletter.audience.lists import load_lists, sync_lists
 from newsletter.audience.members import Member
 from newsletter.audience.subscribers import sync_members
+from newsletter.collect.opml import read_opml
 from newsletter.collect.run import collect
 from newsletter.collect.sources import PROBLEMS
 from newsletter.collect.store import import_source
@@ -447,6 +448,39 @@ def test_the_fetch_history_counts_the_pages_robots_txt_refused(desk: TestClient)
     page = desk.get(f"/editor/sources/{_source(desk.store, 'teasers').id}").text
     assert "Pages refusées par robots.txt\u00a0: 1 (l’extrait donné par le flux a été gardé)" in page
     assert "/abonnes/marche" not in [r.path for r in server.requests]
+
+
+def test_a_feed_readers_opml_becomes_sources_and_the_sources_export_as_opml(desk: TestClient) -> None:
+    desk.get("/editor/sources")  # gives the file's source its row
+    journal = desk.server.url("/journal.xml")
+    opml = f"""<?xml version="1.0" encoding="UTF-8"?><opml version="1.0"><head><title>Flux</title></head><body>
+      <outline text="Économie"><outline type="rss" text="L’Agence — Éco" xmlUrl="https://agence.example/eco/rss"/></outline>
+      <outline type="rss" text="Le Journal" xmlUrl="{journal}"/>
+      <outline type="rss" text="Vieux lien" xmlUrl="ftp://ancien.example/flux"/>
+    </body></opml>""".encode()
+    response = desk.post("/editor/sources/import", data={"csrf_token": desk.csrf},
+                         files={"file": ("feedly.opml", opml, "text/x-opml")})
+    assert response.status_code == 200
+    html = response.text
+    assert "Sources ajoutées\u00a0: 1." in html and "agence-eco" in html
+    refused = re.findall(r"<li>([^<]*)</li>", html.split("Non ajoutées", 1)[1])
+    assert refused == ["Le Journal: Cette URL est déjà collectée par la source journal.",
+                       "Vieux lien: L’URL doit être une adresse http:// ou https:// avec un nom "
+                       "d’hôte\u00a0: ftp://ancien.example/flux"]  # each with its reason, in French
+    with desk.store.session() as session:
+        agence = session.scalar(select(Source).where(Source.url == "https://agence.example/eco/rss"))
+        assert (agence.name, agence.label, agence.tags, agence.origin) == (
+            "l-agence-eco", "L’Agence — Éco", ["economie"], "web")
+        assert session.scalar(select(func.count(Source.id))) == 2  # journal and the new one
+    # a file that is not OPML is refused with the next step
+    bad = desk.post("/editor/sources/import", data={"csrf_token": desk.csrf},
+                    files={"file": ("page.html", b"<html><body>x</body></html>", "text/html")})
+    assert bad.status_code == 400 and "exportez les abonnements du lecteur de flux en OPML" in bad.text
+    # and the sources go out as OPML, for a feed reader or a backup
+    exported = desk.get("/editor/sources/export.opml")
+    assert exported.headers["content-type"].startswith("text/x-opml")
+    assert [(f.title, f.url, f.folder) for f in read_opml(exported.content)] == [
+        ("Le Journal", journal, "culture"), ("L’Agence — Éco", "https://agence.example/eco/rss", "economie")]
 
 
 def test_the_same_url_twice_is_refused(desk: TestClient) -> None:

@@ -32,8 +32,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter.collect.http import public_host
+from newsletter.collect.opml import OpmlFeed, folder_tag, source_name
 from newsletter.collect.store import sync_source
-from newsletter.config import SLUG_RE, Config, SourceConfig
+from newsletter.config import SLUG_RE, Config, SourceConfig, is_remote
 from newsletter.errors import ConfigError, InputError
 from newsletter.store.models import Article, Source, SourceFetch
 
@@ -264,6 +265,48 @@ def add_web_source(session: Session, config: Config, fields: SourceFields) -> So
     session.add(source)
     session.flush()
     return source
+
+
+@dataclass
+class ImportedFeed:
+    """One feed of an OPML file: the source made of it, or why none was."""
+
+    feed: OpmlFeed
+    source: Source | None = None
+    refusal: SourceInputError | None = None
+
+
+def import_feeds(session: Session, config: Config, feeds: list[OpmlFeed]) -> list[ImportedFeed]:
+    """Each of FEEDS as a web source (named after its title, tagged with its folder); one that
+    is refused (an address already collected, not http(s)...) is reported and the others stay.
+    Flushed, not committed."""
+    taken = {s.name for s in config.sources} | {IMPORT_NAME}
+    taken |= set(session.scalars(select(Source.name)))
+    results = []
+    for feed in feeds:
+        name = source_name(feed.title, feed.url, taken)
+        tag = folder_tag(feed.folder)
+        fields = SourceFields(name=name, label=feed.title[:LABEL_MAX], kind="feed", url=feed.url,
+                              tags=[tag] if tag else [])
+        try:
+            with session.begin_nested():
+                source = add_web_source(session, config, fields)
+        except SourceInputError as exc:
+            results.append(ImportedFeed(feed, refusal=exc))
+            continue
+        taken.add(name)
+        results.append(ImportedFeed(feed, source=source))
+    return results
+
+
+def feeds_of(session: Session, config: Config) -> list[OpmlFeed]:
+    """Every feed source, file's and web app's, as OPML feeds (their first tag as folder)."""
+    entries = sorted(list_sources(session, config), key=lambda e: e.name)
+    return [
+        OpmlFeed(entry.label or entry.name, entry.url, entry.tags[0] if entry.tags else "")
+        for entry in entries
+        if entry.kind == "feed" and is_remote(entry.url)
+    ]
 
 
 def _changeable(source: Source) -> None:

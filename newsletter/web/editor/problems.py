@@ -70,6 +70,10 @@ PROBLEMS = {
         "%(url)s is neither an RSS or Atom feed nor a page announcing one: paste the feed's own "
         "address (often ending in /rss or /feed), or choose the kind page for a single article."
     ),
+    "not-opml": N_(
+        "The file is not OPML (%(detail)s): export the subscriptions from the feed reader as "
+        "OPML and upload that file."
+    ),
     "feed-unreadable": N_(
         "The site announces the feed %(url)s, but it is not a readable RSS or Atom feed: paste "
         "the address of another of its feeds."

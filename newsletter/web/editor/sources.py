@@ -8,6 +8,8 @@
     POST /editor/sources/{id}            edit a source added here (a newsletter.toml one: refused,
                                          the message says to edit the file)
     POST /editor/sources/{id}/enabled    ``enabled=0|1``: disable or enable (any source)
+    POST /editor/sources/import          an OPML file from a feed reader: each feed a source
+    GET  /editor/sources/export.opml     every feed source as OPML, for a feed reader or a backup
 
 How web changes live with newsletter.toml: see :mod:`newsletter.collect.sources`.
 """
@@ -21,11 +23,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from newsletter.collect.discover import find_feed
 from newsletter.collect.http import Fetcher
+from newsletter.collect.opml import read_opml, write_opml
 from newsletter.collect.sources import (
     PROBLEMS,
     SourceFields,
@@ -33,8 +37,10 @@ from newsletter.collect.sources import (
     add_web_source,
     check_web_source,
     edit_web_source,
+    feeds_of,
     fetch_history,
     get_source,
+    import_feeds,
     list_sources,
     parse_tags,
     set_enabled,
@@ -46,6 +52,7 @@ from newsletter.web.editor.dashboard import formats
 from newsletter.web.editor.problems import describe
 
 NOTICES = ("added", "saved", "disabled", "enabled")
+MAX_OPML = 2_000_000  # bytes; a feed reader's export of hundreds of feeds is a few hundred kB
 
 
 def _fields(form: Any) -> SourceFields:
@@ -142,6 +149,51 @@ def sources_routes(site: EditorSite) -> list[Route]:
         return await run_in_threadpool(work)
 
     @editor_route(site)
+    async def import_opml(request: Request) -> Response:
+        _ = site.gettext(request)
+        form = await request.form()
+        try:
+            upload = form.get("file")
+            data = await upload.read(MAX_OPML + 1) if isinstance(upload, UploadFile) else b""
+        finally:
+            await form.close()
+
+        def show(error: str = "", imported: list[Any] | None = None) -> Response:
+            return site.render(request, "source_new.html", status_code=400 if error else 200,
+                               values=SourceFields(), error="", error_field="",
+                               import_error=error, imported=imported,
+                               refusal=lambda exc: problem(request, exc))
+
+        if not data.strip():
+            return show(_("Choose an OPML file to upload."))
+        if len(data) > MAX_OPML:
+            return show(_("The file is larger than 2 MB: is it really a feed reader's OPML export?"))
+        try:
+            feeds = read_opml(data)
+        except InputError as exc:
+            return show(describe(exc, _))
+        if not feeds:
+            return show(_("The file lists no feed (no outline with an xmlUrl)."))
+
+        def work() -> Response:
+            with site.store.session() as session:
+                imported = import_feeds(session, site.config, feeds)
+                session.commit()
+                return show(imported=imported)
+
+        return await run_in_threadpool(work)
+
+    @editor_route(site)
+    async def export_opml(request: Request) -> Response:
+        def load() -> bytes:
+            with site.store.session() as session:
+                return write_opml("newsletter sources", feeds_of(session, site.config))
+
+        body = await run_in_threadpool(load)
+        return Response(body, media_type="text/x-opml; charset=utf-8", headers={
+            "Content-Disposition": 'attachment; filename="newsletter-sources.opml"'})
+
+    @editor_route(site)
     async def source_page(request: Request) -> Response:
         return await run_in_threadpool(detail, request, request.path_params["id"])
 
@@ -194,6 +246,8 @@ def sources_routes(site: EditorSite) -> list[Route]:
         Route("/editor/sources", sources, methods=["GET"]),
         Route("/editor/sources", add_source, methods=["POST"]),
         Route("/editor/sources/new", new_source, methods=["GET"]),
+        Route("/editor/sources/import", import_opml, methods=["POST"]),
+        Route("/editor/sources/export.opml", export_opml, methods=["GET"]),
         Route("/editor/sources/{id:int}", source_page, methods=["GET"]),
         Route("/editor/sources/{id:int}", edit_source, methods=["POST"]),
         Route("/editor/sources/{id:int}/enabled", switch_source, methods=["POST"]),
