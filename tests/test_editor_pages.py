@@ -457,6 +457,7 @@ def test_a_feed_readers_opml_becomes_sources_and_the_sources_export_as_opml(desk
       <outline text="Économie"><outline type="rss" text="L’Agence — Éco" xmlUrl="https://agence.example/eco/rss"/></outline>
       <outline type="rss" text="Le Journal" xmlUrl="{journal}"/>
       <outline type="rss" text="Vieux lien" xmlUrl="ftp://ancien.example/flux"/>
+      <outline type="rss" text="&lt;b&gt;Gras&lt;/b&gt;" xmlUrl="mailto:x@example.org"/>
     </body></opml>""".encode()
     response = desk.post("/editor/sources/import", data={"csrf_token": desk.csrf},
                          files={"file": ("feedly.opml", opml, "text/x-opml")})
@@ -464,9 +465,11 @@ def test_a_feed_readers_opml_becomes_sources_and_the_sources_export_as_opml(desk
     html = response.text
     assert "Sources ajoutées\u00a0: 1." in html and "agence-eco" in html
     refused = re.findall(r"<li>([^<]*)</li>", html.split("Non ajoutées", 1)[1])
-    assert refused == ["Le Journal: Cette URL est déjà collectée par la source journal.",
-                       "Vieux lien: L’URL doit être une adresse http:// ou https:// avec un nom "
-                       "d’hôte\u00a0: ftp://ancien.example/flux"]  # each with its reason, in French
+    assert refused == ["Le Journal\u00a0: Cette URL est déjà collectée par la source journal.",
+                       "Vieux lien\u00a0: L’URL doit être une adresse http:// ou https:// avec un nom "
+                       "d’hôte\u00a0: ftp://ancien.example/flux",
+                       "&lt;b&gt;Gras&lt;/b&gt;\u00a0: L’URL doit être une adresse http:// ou https:// "
+                       "avec un nom d’hôte\u00a0: mailto:x@example.org"]  # each with its reason, in French
     with desk.store.session() as session:
         agence = session.scalar(select(Source).where(Source.url == "https://agence.example/eco/rss"))
         assert (agence.name, agence.label, agence.tags, agence.origin) == (
