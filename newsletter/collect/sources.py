@@ -257,7 +257,7 @@ def check_web_source(
 
 def add_web_source(session: Session, config: Config, fields: SourceFields) -> Source:
     """A new source made in the web app (flushed, not committed); SourceInputError if refused."""
-    checked = _check(session, config, fields, None)
+    checked = check_web_source(session, config, fields)
     source = Source(
         name=checked.name, label=checked.label, kind=checked.kind, url=checked.url,
         tags=checked.tags, language=checked.language, origin=ORIGIN_WEB, enabled=True,
@@ -318,10 +318,7 @@ def edit_web_source(
     session: Session, config: Config, source: Source, fields: SourceFields
 ) -> Source:
     """Change a web source's label, kind, URL, tags and language; a file source is refused."""
-    _changeable(source)
-    if source.origin != ORIGIN_WEB:
-        raise SourceInputError("", "from-file", name=source.name)
-    checked = _check(session, config, fields, source)
+    checked = check_web_source(session, config, fields, source)
     if (checked.kind, checked.url) != (source.kind, source.url):
         # validators belong to the old address, as when the file points a source elsewhere
         source.etag = source.last_modified = None
