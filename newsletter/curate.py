@@ -291,11 +291,7 @@ def _fetch_and_store(
     session: Session, config: Config, url: str, fetcher: Fetcher | None
 ) -> Article:
     own = fetcher is None
-    fetcher = fetcher or Fetcher(
-        timeout=config.collect.timeout,
-        max_bytes=config.collect.max_bytes,
-        user_agent=config.collect.user_agent,
-    )
+    fetcher = fetcher or Fetcher.configured(config.collect)
     try:
         result = fetcher.fetch(url, public_only=not config.web.fetch_private)
     finally:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 
 import newsletter
+from newsletter.config import CollectConfig
 from newsletter.errors import FetchError
 
 MAX_REDIRECTS = 5
@@ -76,6 +77,12 @@ class Fetcher:
             transport=transport,
             event_hooks={"request": [_refuse_private]},
         )
+
+    @classmethod
+    def configured(cls, settings: CollectConfig) -> Fetcher:
+        """A fetcher with the timeout, size limit and user agent of ``[collect]``."""
+        return cls(timeout=settings.timeout, max_bytes=settings.max_bytes,
+                   user_agent=settings.user_agent)
 
     def __enter__(self) -> Fetcher:
         return self

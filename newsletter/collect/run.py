@@ -220,11 +220,7 @@ def collect(
     """
     chosen = planned_sources(session, config, list(names) if names else None)
     own = fetcher is None
-    fetcher = fetcher or Fetcher(
-        timeout=config.collect.timeout,
-        max_bytes=config.collect.max_bytes,
-        user_agent=config.collect.user_agent,
-    )
+    fetcher = fetcher or Fetcher.configured(config.collect)
     reports = []
     try:
         collector = Collector(session, config, fetcher)

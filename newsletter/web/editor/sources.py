@@ -81,8 +81,7 @@ def sources_routes(site: EditorSite) -> list[Route]:
             return fields
         config = site.config
         try:
-            with Fetcher(timeout=config.collect.timeout, max_bytes=config.collect.max_bytes,
-                         user_agent=config.collect.user_agent) as fetcher:
+            with Fetcher.configured(config.collect) as fetcher:
                 feed_url = find_feed(fetcher, url, public_only=not config.web.fetch_private)
         except InputError as exc:
             return describe(exc, site.gettext(request))
