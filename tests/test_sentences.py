@@ -70,6 +70,10 @@ from newsletter.summarize.sentences import (
                 "Ms. Lee and Dr. Roe agree.",
             ],
         ),
+        (
+            "The Oct. 7 attacks and the Nov. 5 vote were on Jul. 1 lists. They changed.",
+            ["The Oct. 7 attacks and the Nov. 5 vote were on Jul. 1 lists.", "They changed."],
+        ),
         # ellipses, exclamations, questions
         (
             "Il hésite... puis signe. Enfin… La suite viendra ! Qui paiera ?Personne.",

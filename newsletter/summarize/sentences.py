@@ -42,7 +42,7 @@ ABBREVIATIONS = frozenset(
     M MM Mme Mmes Mlle Mlles Dr Drs Pr Me Mgr St Ste Sts Vve Cie Éts Ets
     av apr cf env janv févr avr juil déc oct nov hab chap fig pp éd coll ibid op cit
     Mr Mrs Ms Messrs Jr Sr Inc Ltd Co Corp Bros Gen Gov Sen Rep Lt Col Capt Sgt Cmdr Adm
-    Prof Rev Hon Mt Ft Jan Feb Aug Sept Dec vs approx dept No Nos Vol eds
+    Prof Rev Hon Mt Ft Jan Feb Apr Jun Jul Aug Sept Oct Nov Dec vs approx dept No Nos Vol eds
     """.split()
 )
 
