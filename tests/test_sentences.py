@@ -9,6 +9,7 @@ import pytest
 from newsletter.summarize.sentences import (
     is_boilerplate,
     looks_like_code,
+    question_headings,
     split_sentences,
     strip_dateline,
 )
@@ -218,3 +219,14 @@ def test_script_left_in_a_page_is_split_off_and_flagged() -> None:
 def test_blank_text_has_no_sentences() -> None:
     assert split_sentences("") == []
     assert split_sentences("  \n\n ... ") == []
+
+
+def test_questions_alone_on_their_line_are_headings() -> None:
+    text = (
+        "Le conseil a voté le budget lundi. Qui paiera ?\n\n"
+        "Que contient la loi ?\n"
+        "Elle fixe les tarifs.\n\n"
+        "Pourquoi maintenant ? Le délai expirait.\n\n"
+        "ما الذي يتضمنه القانون؟"
+    )
+    assert question_headings(text) == {"Que contient la loi ?", "ما الذي يتضمنه القانون؟"}

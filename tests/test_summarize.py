@@ -123,6 +123,23 @@ def test_a_pull_quote_never_pads_a_summary_but_fills_when_nothing_whole_fits() -
     assert short == "« Le marché change la vie des agriculteurs »"
 
 
+EXPLAINER = (
+    "The council approved the city's water budget on Monday after a three-hour debate.\n\n"
+    "What does the water budget pay for?\n\n"
+    "The budget pays for two new pumping stations and the repair of old water mains.\n\n"
+    "Who pays for the water budget?"
+)
+
+
+def test_a_question_standing_alone_is_a_sub_heading_not_a_summary_sentence() -> None:
+    text = summarize(EXPLAINER, language="en", max_words=60).text
+    assert "?" not in text
+    assert text.startswith("The council approved")
+    # On one line, the same questions are the article's own sentences and may be picked.
+    inline = summarize(EXPLAINER.replace("\n\n", " "), language="en", max_words=60).text
+    assert "?" in inline
+
+
 @pytest.mark.parametrize(
     ("piece", "fragment"),
     [

@@ -10,9 +10,9 @@ even one sentence fits, the best one is cut at the last clause boundary (comma,
 semicolon, colon, dash) that fits, or, failing that, at a word boundary, and ends with "…".
 
 Bylines, photo credits, "read also" links and leftover script are never picked;
-sub-headings and pull quotes (pieces without an end mark) and pieces of fewer than four
-words only when nothing else fits. An empty or unknown language gives a language-neutral
-ranking (no stop words, no lemmas).
+sub-headings and pull quotes (pieces without an end mark, or a question standing alone on
+its line) and pieces of fewer than four words only when nothing else fits. An empty or
+unknown language gives a language-neutral ranking (no stop words, no lemmas).
 Unusable input (empty, whitespace, no letters at all) raises ``InputError``.
 """
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from newsletter.errors import InputError
 from newsletter.summarize.extractive import WEIGHTS, score_sentences
-from newsletter.summarize.sentences import is_boilerplate, split_sentences
+from newsletter.summarize.sentences import is_boilerplate, question_headings, split_sentences
 
 __all__ = ["METHODS", "Summary", "count_words", "cut_sentence", "split_sentences", "summarize"]
 
@@ -92,7 +92,10 @@ def summarize(
         scores = dict(zip(candidates, ranked))
         # Best first; fragments last, and taken only when no whole sentence fits: a
         # sub-heading or a pull quote never pads a summary out.
-        fragments = {i for i in candidates if _is_fragment(sentences[i])}
+        headings = question_headings(text) if "\n" in text else frozenset()
+        fragments = {
+            i for i in candidates if _is_fragment(sentences[i]) or sentences[i] in headings
+        }
         order = sorted(candidates, key=lambda i: (i in fragments, -scores[i]))
         floor = scores[order[0]] - WEIGHTS.gap
         worthy = [i for i in order if scores[i] >= floor]

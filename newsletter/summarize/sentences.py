@@ -32,7 +32,13 @@ import re
 from bisect import bisect_left
 from functools import lru_cache
 
-__all__ = ["is_boilerplate", "looks_like_code", "split_sentences", "strip_dateline"]
+__all__ = [
+    "is_boilerplate",
+    "looks_like_code",
+    "question_headings",
+    "split_sentences",
+    "strip_dateline",
+]
 
 # Words that a single "." follows without ending the sentence. Case matters: "Me" is
 # Maître, "me." ends an English sentence. Words that are also ordinary French words at a
@@ -82,6 +88,20 @@ def split_sentences(text: str, language: str = "") -> list[str]:
     if sentences:
         sentences[0] = strip_dateline(sentences[0])
     return sentences
+
+
+def question_headings(text: str) -> frozenset[str]:
+    """Questions standing alone on their line or paragraph ("What is Nato?", "Que dit la loi ?").
+
+    In an explainer they are sub-headings, each followed by its answer: on their own they
+    tell a reader nothing. Whitespace collapsed, as ``split_sentences`` gives them.
+    """
+    questions = set()
+    for block in _blocks(text):
+        block = _SPACES.sub(" ", block)
+        if block.endswith(("?", "؟")) and len([p for p in _split_block(block) if p]) == 1:
+            questions.add(block)
+    return frozenset(questions)
 
 
 def _blocks(text: str) -> list[str]:
