@@ -230,3 +230,16 @@ def test_questions_alone_on_their_line_are_headings() -> None:
         "ما الذي يتضمنه القانون؟"
     )
     assert question_headings(text) == {"Que contient la loi ?", "ما الذي يتضمنه القانون؟"}
+
+
+@pytest.mark.parametrize(
+    "sentences",
+    [
+        ["市は新しい図書館を開いた。", "本は二万冊ある！", "いつまで開くのか？", "「毎日九時まで。」", "市長が話した。"],
+        ["नगर परिषद ने नया पुस्तकालय खोला।", "इसमें बीस हज़ार किताबें हैं।"],
+        ["شہر نے نئی لائبریری کھولی۔", "اس میں بیس ہزار کتابیں ہیں۔"],
+    ],
+)
+def test_chinese_japanese_hindi_and_urdu_end_marks_end_sentences(sentences: list[str]) -> None:
+    glued = "".join(sentences) if "。" in sentences[0] else " ".join(sentences)
+    assert split_sentences(glued) == sentences

@@ -61,6 +61,9 @@ def built_from_sentences(summary: str, text: str) -> bool:
                 end = pos + len(sentence)
                 if end == len(summary) or (summary[end] == " " and matches(end + 1, k + 1)):
                     return True
+                # Chinese and Japanese put no space after their full stop
+                if re.search(r"[。！？][」』”）]*$", sentence) and matches(end, k + 1):
+                    return True
         return False
 
     if matches(0, 0):
@@ -266,6 +269,46 @@ def test_arabic_summary_is_made_of_arabic_input_sentences() -> None:
     assert 0 < count_words(summary.text) <= 30
     assert built_from_sentences(summary.text, ARTICLE_AR)
     assert "،" in split_sentences(ARTICLE_AR)[0]  # the Arabic comma did not split it
+
+
+# Written for these tests: a town opens a library (Japanese, then Chinese).
+JAPANESE = (
+    "市は十日、駅前に新しい図書館を開いたと発表した。"
+    "図書館には子ども向けの本が二万冊あり、毎日午後九時まで開いている。"
+    "市長は「本を読む人が増えてほしい」と話した。"
+    "建物は古い倉庫を改装したもので、工事には二年かかった。"
+    "来月からは外国語の本を集めた棚も設ける予定だという。"
+    "開館日には朝から多くの家族連れが訪れ、入り口に長い列ができた。"
+)
+CHINESE = (
+    "市政府十日宣布，车站前的新图书馆正式开放。"
+    "图书馆藏有两万册儿童读物，每天开放到晚上九点。"
+    "市长表示，希望更多的人读书！"
+    "这座建筑由旧仓库改建而成，工程历时两年。"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"), [(JAPANESE, "ja"), (CHINESE, "zh")], ids=["ja", "zh"]
+)
+def test_chinese_and_japanese_summaries_are_whole_sentences_within_budget(
+    text: str, language: str
+) -> None:
+    # No spaces between words: every two characters count as a word, so a 30-word budget
+    # holds about 60 characters, not the whole article.
+    assert count_words(text) > 30
+    summary = summarize(text, language=language, max_words=30).text
+    assert 0 < count_words(summary) <= 30
+    assert built_from_sentences(summary, text)
+    assert " " not in summary  # no space after "。" between two sentences
+    assert re.search(r"[。！？]$", summary)
+
+
+def test_a_long_japanese_sentence_is_cut_between_characters() -> None:
+    sentence = "市は" + "新しい図書館と公園と広場と駐車場" * 8 + "を作ると発表した。"
+    cut = cut_sentence(sentence, 10)
+    assert cut.endswith("…") and sentence.startswith(cut[:-1])
+    assert count_words(cut) <= 10 and len(cut) >= 18
 
 
 @pytest.mark.parametrize("language", ["", "xx", "zz-ZZ", "FR-fr", "de"])

@@ -149,13 +149,6 @@ def _key(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip(" .!…")
 
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-
-
-def count_words(text: str) -> int:
-    """Words of TEXT; in Chinese, Japanese and Korean, two characters count as one word."""
-    return len(text.split()) + len(_CJK.findall(text)) // 2
-
 
 def is_boilerplate(paragraph: str) -> bool:
     """True when the whole PARAGRAPH is page furniture, not article text."""

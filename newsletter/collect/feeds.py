@@ -19,8 +19,9 @@ from urllib.parse import urljoin
 import feedparser
 
 from newsletter.collect.article import CollectedArticle
-from newsletter.collect.clean import clean_text, count_words, html_to_text
+from newsletter.collect.clean import clean_text, html_to_text
 from newsletter.errors import InputError
+from newsletter.words import count_words
 
 # A body from content:encoded / atom:content is used when it says more than the summary.
 SUBSTANTIAL_RATIO = 1.2

@@ -17,9 +17,10 @@ import trafilatura
 from lxml import etree
 
 from newsletter.collect.article import CollectedArticle
-from newsletter.collect.clean import clean_text, count_words, restore_nonbreaking_spaces
+from newsletter.collect.clean import clean_text, restore_nonbreaking_spaces
 from newsletter.collect.feeds import primary_language
 from newsletter.errors import NoArticleError
+from newsletter.words import count_words
 
 MIN_WORDS = 20
 

@@ -5,7 +5,8 @@
 Two methods: "extractive" (the default: sentences ranked by position-aware centrality, see
 ``extractive.py``) and "lead" (the first sentences that fit). Either way the summary is
 made of the input's own sentences, in their original order, with at most ``max_words``
-words, where a word is a whitespace-separated token (``len(text.split())``). When not
+words, counted by ``newsletter.words.count_words`` (whitespace-separated tokens; in
+Chinese and Japanese, two characters make a word). When not
 even one sentence fits, the best one is cut at the last clause boundary (comma,
 semicolon, colon, dash) that fits, or, failing that, at a word boundary, and ends with "…".
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from newsletter.errors import InputError
 from newsletter.summarize.extractive import WEIGHTS, score_sentences
 from newsletter.summarize.sentences import is_boilerplate, question_headings, split_sentences
+from newsletter.words import count_words, first_words
 
 __all__ = ["METHODS", "Summary", "count_words", "cut_sentence", "split_sentences", "summarize"]
 
@@ -42,8 +44,9 @@ TARGET_SHARE = 35 / 60
 # A clause cut must keep at least this share of the budget, else we cut at a word.
 _MIN_CLAUSE_SHARE = 1 / 3
 # A sentence ends with its end mark, then maybe closing quotes or brackets ("fin. »").
-_TERMINATED = re.compile(r"[.!?…؟](?:\s*[»”’\"')\]])*$")
-_CLAUSE_END = re.compile(r"[,;:،](?=\s)|\s(?:--|[-–—])\s")
+_TERMINATED = re.compile(r"[.!?…؟。！？।۔](?:\s*[»”’\"')\]」』])*$")
+_UNSPACED_END = re.compile(r"[。！？][」』”）]*$")
+_CLAUSE_END = re.compile(r"[,;:،](?=\s)|[、，；：]|\s(?:--|[-–—])\s")
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,6 @@ class Summary:
     text: str
     method: str  # "extractive" or "lead"
     language: str  # the ISO code the caller gave, normalised ("fr-FR" -> "fr"); "" if none
-
-
-def count_words(text: str) -> int:
-    """Words as the budget counts them: whitespace-separated tokens."""
-    return len(text.split())
 
 
 def summarize(
@@ -106,10 +104,18 @@ def summarize(
         )
 
     if chosen:
-        summary = " ".join(sentences[i] for i in chosen)
+        summary = _join([sentences[i] for i in chosen])
     else:
         summary = cut_sentence(sentences[order[0]], max_words)
     return Summary(text=summary, method=method, language=language)
+
+
+def _join(sentences: list[str]) -> str:
+    """SENTENCES as one text; Chinese and Japanese put no space after their full stops."""
+    text = sentences[0]
+    for sentence in sentences[1:]:
+        text += ("" if _UNSPACED_END.search(text) else " ") + sentence
+    return text
 
 
 def _is_fragment(sentence: str) -> bool:
@@ -153,8 +159,7 @@ def _fill(
 
 def cut_sentence(sentence: str, max_words: int) -> str:
     """SENTENCE cut to MAX_WORDS words, at a clause boundary if one fits, ending with "…"."""
-    words = sentence.split()
-    if len(words) <= max_words:
+    if count_words(sentence) <= max_words:
         return sentence
     best = ""
     for match in _CLAUSE_END.finditer(sentence):
@@ -165,6 +170,6 @@ def cut_sentence(sentence: str, max_words: int) -> str:
         if size >= max(1, max_words * _MIN_CLAUSE_SHARE):
             best = prefix
     if not best:
-        best = " ".join(words[:max_words])
-    trimmed = best.rstrip(" ,;:،-–—")
+        best = first_words(sentence, max_words)
+    trimmed = best.rstrip(" ,;:،、，；：-–—")
     return (trimmed if any(ch.isalnum() for ch in trimmed) else best) + "…"

@@ -7,10 +7,11 @@ Scraped articles are messy: sentences often run together without a space
 
 - a blank line always ends a sentence; so does a line break, unless the next line
   starts in lower case (a hard-wrapped line carrying on the same sentence);
-- ``. ! ? … ؟`` (and runs of them) end a sentence when the next sentence starts
-  with a capital, a caseless letter (Arabic), a digit or an opening quote, with or
-  without a space in between (a digit glued to the mark only after a word of three
-  letters or more: "3.5" and "fig.3" go on, "confinement.46 chambres" does not);
+- ``. ! ? … ؟`` and ``。！？`` (Chinese, Japanese), ``।`` (Hindi) and ``۔`` (Urdu), or runs of
+  them, end a sentence when the next sentence starts with a capital, a caseless letter
+  (Arabic, Chinese...), a digit or an opening quote, with or without a space in between
+  (a digit glued to the mark only after a word of three letters or more: "3.5" and
+  "fig.3" go on, "confinement.46 chambres" does not);
   closing quotes and brackets right after the mark stay with the sentence that ends
   (straight ``"`` is told open from closed by counting the quotes before it in the
   paragraph);
@@ -52,14 +53,14 @@ ABBREVIATIONS = frozenset(
     """.split()
 )
 
-_ENDER = re.compile(r"[.!?…؟]+")
+_ENDER = re.compile(r"[.!?…؟。！？।۔]+")
 # A closing quote glued to the capital of the next sentence, with no full stop between.
 _GLUED_QUOTE = re.compile(r'(?<=[^\s"«“(])["»”](?=[^\W\d_])')
-_CLOSERS = "»”’)]"
-_OPENERS = "«\"“‘'([¿¡—–-"
+_CLOSERS = "»”’)]」』）"
+_OPENERS = "«\"“‘'([¿¡—–-「『（"
 _DOTTED = re.compile(r"(?:[^\W\d_]{1,2}\.-?)+[^\W\d_]{1,2}")  # U.S, e.g, J.-C, a.m
 _LAST_WORD = re.compile(r"[^\W\d_]+$")
-_WORD_END = re.compile(r"[^\W\d_]{3}[.!?…؟]+$")  # a word of 3 letters or more, then its end mark
+_WORD_END = re.compile(r"[^\W\d_]{3}[.!?…؟。！？।۔]+$")  # a word of 3 letters or more, then its end mark
 _PARAGRAPH = re.compile(r"\n[ \t\f\v\u00a0]*\n\s*")
 _SPACES = re.compile(r"\s+")
 _BULLETS = re.compile(r"\s*[•▪►◦●■]\s*")
