@@ -243,3 +243,24 @@ def test_questions_alone_on_their_line_are_headings() -> None:
 def test_chinese_japanese_hindi_and_urdu_end_marks_end_sentences(sentences: list[str]) -> None:
     glued = "".join(sentences) if "。" in sentences[0] else " ".join(sentences)
     assert split_sentences(glued) == sentences
+
+
+def test_a_quotation_over_several_sentences_stays_one_piece() -> None:
+    text = (
+        "Le maire a répondu. « Notre règlement n’a pas été respecté. Les trottinettes "
+        "encombrent les trottoirs. Nous arrêtons. » Les opérateurs ont protesté. "
+        "“We will appeal. It is unfair,” one said. Then they left."
+    )
+    assert split_sentences(text) == [
+        "Le maire a répondu.",
+        "« Notre règlement n’a pas été respecté. Les trottinettes encombrent les trottoirs. "
+        "Nous arrêtons. »",
+        "Les opérateurs ont protesté.",
+        "“We will appeal. It is unfair,” one said.",
+        "Then they left.",
+    ]
+
+
+def test_a_quote_left_open_does_not_swallow_the_paragraph() -> None:
+    text = "« Un. Deux. Trois. Quatre. Cinq. Six."
+    assert split_sentences(text) == ["« Un.", "Deux.", "Trois.", "Quatre.", "Cinq.", "Six."]

@@ -17,6 +17,8 @@ Scraped articles are messy: sentences often run together without a space
   paragraph);
 - a single ``.`` after a known abbreviation, a single letter (an initial) or a
   dotted acronym ends nothing; the Arabic comma ``،`` and the semicolon end nothing;
+- a quotation in guillemets or curly quotes running over several sentences (up to four)
+  stays one piece: a summary never opens a quote it does not close;
 - a closing quote glued to a capital (``affection"L'ancien``: a lost paragraph
   break) ends a sentence;
 - lists and sub-headings flattened into the text are taken apart: a bullet (``•``)
@@ -53,6 +55,8 @@ ABBREVIATIONS = frozenset(
     """.split()
 )
 
+# A quotation running over more sentences than this is split like any text.
+MAX_QUOTED_SENTENCES = 4
 _ENDER = re.compile(r"[.!?…؟。！？।۔]+")
 # A closing quote glued to the capital of the next sentence, with no full stop between.
 _GLUED_QUOTE = re.compile(r'(?<=[^\s"«“(])["»”](?=[^\W\d_])')
@@ -60,7 +64,8 @@ _CLOSERS = "»”’)]」』）"
 _OPENERS = "«\"“‘'([¿¡—–-「『（"
 _DOTTED = re.compile(r"(?:[^\W\d_]{1,2}\.-?)+[^\W\d_]{1,2}")  # U.S, e.g, J.-C, a.m
 _LAST_WORD = re.compile(r"[^\W\d_]+$")
-_WORD_END = re.compile(r"[^\W\d_]{3}[.!?…؟。！？।۔]+$")  # a word of 3 letters or more, then its end mark
+# a word of 3 letters or more, then its end mark
+_WORD_END = re.compile(r"[^\W\d_]{3}[.!?…؟。！？।۔]+$")
 _PARAGRAPH = re.compile(r"\n[ \t\f\v\u00a0]*\n\s*")
 _SPACES = re.compile(r"\s+")
 _BULLETS = re.compile(r"\s*[•▪►◦●■]\s*")
@@ -82,7 +87,8 @@ def split_sentences(text: str, language: str = "") -> list[str]:
     sentences: list[str] = []
     text = _DASHED_HEADING.sub(lambda m: f"\n\n{m.group(1)}\n\n", text)
     for block in _blocks(text):
-        for sentence in (s for item in _BULLETS.split(block) for s in _split_block(item)):
+        pieces = (s for item in _BULLETS.split(block) for s in _join_quotations(_split_block(item)))
+        for sentence in pieces:
             sentence = _LIST_DASH.sub("", _SPACES.sub(" ", sentence).strip())
             if any(ch.isalnum() for ch in sentence):
                 sentences.append(sentence)
@@ -119,6 +125,29 @@ def _blocks(text: str) -> list[str]:
         if current:
             blocks.append(" ".join(current))
     return blocks
+
+
+def _join_quotations(pieces: list[str]) -> list[str]:
+    """PIECES, a quotation in guillemets or curly quotes running over several kept as one.
+
+    Up to ``MAX_QUOTED_SENTENCES`` sentences, so a quote left open by mistake does not swallow
+    the paragraph. Straight quotes are left alone: scraped text has too many stray ones.
+    """
+    joined, i = [], 0
+    while i < len(pieces):
+        end = i
+        if _opens_quote(pieces[i]):
+            for k in range(i + 1, min(len(pieces), i + MAX_QUOTED_SENTENCES)):
+                if not _opens_quote("".join(pieces[i : k + 1])):
+                    end = k
+                    break
+        joined.append("".join(pieces[i : end + 1]))
+        i = end + 1
+    return joined
+
+
+def _opens_quote(text: str) -> bool:
+    return text.count("«") > text.count("»") or text.count("“") > text.count("”")
 
 
 def _split_block(block: str) -> list[str]:
