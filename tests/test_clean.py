@@ -108,6 +108,38 @@ def test_clean_text_removes_boilerplate_paragraphs_only() -> None:
     )
 
 
+# Written for these tests, after a consent dialog a radio's page carried below its article.
+CONSENT_DIALOG = [
+    "Soucieux de la protection de vos données personnelles, nous vous informons que sur ce site,",
+    "Radio Exemple et des tiers utilisent des cookies et autres traceurs.",
+    "Mesure d’audience : pour établir des statistiques de fréquentation du site.",
+    "Partage avec les réseaux sociaux :",
+    "En cliquant sur « TOUT ACCEPTER », vous acceptez que des tiers utilisent ces cookies.",
+    "Ces cookies permettent d’établir des statistiques de fréquentation du site.",
+]
+ARTICLE = [
+    "Faut-il compter les bulletins blancs ? La question revient à chaque élection.",
+    "Au Conseil constitutionnel, les bulletins nuls racontent aussi une histoire.",
+]
+
+
+def test_a_consent_dialog_ending_the_page_goes_as_a_whole() -> None:
+    assert clean_text("\n".join(ARTICLE + CONSENT_DIALOG)) == "\n\n".join(ARTICLE)
+
+
+def test_an_article_about_cookies_is_kept() -> None:
+    article = [
+        "La CNIL a infligé lundi une amende de 150 millions d’euros à un moteur de recherche.",
+        "En cause, des cookies déposés sans le consentement des internautes.",
+        "Refuser les cookies doit être aussi simple que les accepter, rappelle la CNIL.",
+        "Un bouton « Tout refuser » devra figurer à côté de « Tout accepter ».",
+        "Les traceurs publicitaires sont au cœur de l’enquête, ouverte il y a deux ans.",
+    ]
+    assert clean_text("\n".join(article)) == "\n\n".join(article)
+    # the dialog itself, with nothing before it, is not an article to cut down to nothing
+    assert clean_text("\n".join(CONSENT_DIALOG[1:])).count("\n\n") == 4
+
+
 def test_whitespace_normalised_typography_kept() -> None:
     text = (
         "  Il a déclaré\u00a0:\t« la sécurité   efficace »\u202f!  \n\n\n\n"

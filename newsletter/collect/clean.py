@@ -105,6 +105,18 @@ _COOKIES = re.compile(
     r"|en poursuivant (votre|la) navigation|en continuant (a naviguer|votre navigation)"
     r"|by continuing to (browse|use)"
 )
+# A consent dialog's text at the end of a page ("ARTE France et des tiers utilisent des cookies
+# et autres traceurs", "Mesure d'audience : ...", "En cliquant sur « TOUT REFUSER »..."):
+# only some of its lines are boilerplate on their own, so it goes as a whole (see
+# _without_consent_notice).
+_TRACKERS = re.compile(r"\bcookies?\b|\btraceurs?\b|\btrackers?\b|ملفات تعريف الارتباط")
+# Asking the reader, not reporting on consent: an article may quote a "Tout refuser" button.
+_CONSENT_ACTION = re.compile(
+    r"\ben cliquant\b|\bvous (acceptez|refusez)\b|\bvotre consentement\b|"
+    r"\bby clicking\b|\byou (accept|agree|consent)\b|\byour consent\b|بالنقر|موافقتك"
+)
+_MIN_NOTICE_LINES = 3
+_MAX_NOTICE_LINE_WORDS = 60
 
 # -- JavaScript that leaked into the text --------------------------------------------------
 _JS = re.compile(
@@ -147,7 +159,6 @@ def _key(text: str) -> str:
     text = text.replace("\u00a0", " ").replace("\u202f", " ").replace("’", "'").replace("‘", "'")
     text = _fold(text).casefold()
     return re.sub(r"\s+", " ", text).strip(" .!…")
-
 
 
 def is_boilerplate(paragraph: str) -> bool:
@@ -218,10 +229,35 @@ def clean_text(text: str, title: str = "", language: str = "") -> str:
     """
     del language  # the patterns are few and unambiguous across fr/en/ar
     paragraphs = [normalise_line(line) for line in text.replace("\r\n", "\n").split("\n")]
-    paragraphs = [p for p in paragraphs if p and not is_boilerplate(p)]
+    paragraphs = _without_consent_notice([p for p in paragraphs if p and not is_boilerplate(p)])
     # a title repeated at the top (sometimes after a kicker, or as "Title | Section | Site")
     kept = [p for p in paragraphs[:2] if not _same_title(p, title)] + paragraphs[2:]
     return "\n\n".join(kept)
+
+
+def _without_consent_notice(paragraphs: list[str]) -> list[str]:
+    """PARAGRAPHS without the cookie consent dialog that ends them, if it does.
+
+    The dialog is the longest run of short lines up to the end, at least three, half of
+    them about cookies or trackers and one asking the reader's consent ("en cliquant sur",
+    "vous acceptez"), after some article text. A line it leaves unfinished before it ("nous
+    vous informons que sur le site ARTE RADIO,") goes with it.
+    """
+    start, about, asks = len(paragraphs), 0, False
+    for i in range(len(paragraphs) - 1, 0, -1):  # growing the tail from the end
+        key = _key(paragraphs[i])
+        if len(key.split()) > _MAX_NOTICE_LINE_WORDS:
+            break
+        trackers = bool(_TRACKERS.search(key))
+        about += trackers
+        asks = asks or bool(_CONSENT_ACTION.search(key))
+        size = len(paragraphs) - i
+        if trackers and asks and size >= _MIN_NOTICE_LINES and 2 * about >= size:
+            start = i
+    kept = paragraphs[:start]
+    if start < len(paragraphs) and kept and kept[-1].endswith((",", ":")):
+        kept.pop()
+    return kept if kept else paragraphs
 
 
 # (?<!\S) anchors each match at the start of a word: linear time on long unbroken strings
