@@ -140,6 +140,15 @@ def test_an_article_about_cookies_is_kept() -> None:
     assert clean_text("\n".join(CONSENT_DIALOG[1:])).count("\n\n") == 4
 
 
+def test_a_page_laid_out_in_a_table_loses_its_cell_borders_but_a_real_table_keeps_them() -> None:
+    text = "| | | |\n| | Les Français travaillent-ils trop peu ? | |\n| Une réponse en chiffres. |"
+    assert clean_text(text) == (
+        "Les Français travaillent-ils trop peu ?\n\nUne réponse en chiffres."
+    )
+    table = "| Année | Premier ministre | Jours |\n| 2002 | Vladimír Špidla | 30 |"
+    assert clean_text(table) == table.replace("\n", "\n\n")
+
+
 def test_whitespace_normalised_typography_kept() -> None:
     text = (
         "  Il a déclaré\u00a0:\t« la sécurité   efficace »\u202f!  \n\n\n\n"

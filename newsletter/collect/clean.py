@@ -193,6 +193,18 @@ def normalise_line(line: str) -> str:
     return line.strip(" \u00a0\u202f\u2009")
 
 
+_TABLE_EDGES = re.compile(r"^(?:\|\s*)+|(?:\s*\|)+$")
+
+
+def _out_of_layout_table(line: str) -> str:
+    """LINE without the cell borders of a page laid out in a table ("| | Le texte... | |").
+
+    A row of a real table ("| 2002 | Vladimír Špidla | 30 |") keeps them.
+    """
+    inner = _TABLE_EDGES.sub("", line)
+    return line if "|" in inner else inner
+
+
 _TITLE_SEP = re.compile(r"\s+[|–—•-]{1,2}\s+")
 
 
@@ -228,7 +240,10 @@ def clean_text(text: str, title: str = "", language: str = "") -> str:
     patterns cover French, English and Arabic whatever it says.
     """
     del language  # the patterns are few and unambiguous across fr/en/ar
-    paragraphs = [normalise_line(line) for line in text.replace("\r\n", "\n").split("\n")]
+    paragraphs = [
+        _out_of_layout_table(normalise_line(line))
+        for line in text.replace("\r\n", "\n").split("\n")
+    ]
     paragraphs = _without_consent_notice([p for p in paragraphs if p and not is_boilerplate(p)])
     # a title repeated at the top (sometimes after a kicker, or as "Title | Section | Site")
     kept = [p for p in paragraphs[:2] if not _same_title(p, title)] + paragraphs[2:]
