@@ -190,6 +190,14 @@ def test_strip_dateline_leaves_ordinary_sentences_alone() -> None:
         "Crédit photo : Sara Benani",
         "By John Smith",
         "Lire aussi : le budget",
+        # the page speaking to its reader
+        "Pour réécouter son interview, cliquez sur l’icône ci-dessous.",
+        "Profitez de notre offre découverte.",
+        "En remplissant ce formulaire vous pourrez être inscrit à notre liste de diffusion.",
+        "CLICK HERE TO GET THE NEWS APP",
+        "Click on the photos above to learn how the town has changed.",
+        "Subscribe now!",
+        "لمشاهدة الفيديو اضغط هنا",
     ],
 )
 def test_bylines_and_credits_are_boilerplate(line: str) -> None:
@@ -202,10 +210,21 @@ def test_bylines_and_credits_are_boilerplate(line: str) -> None:
         "Par ailleurs, le ministre a annoncé une hausse.",
         "By the end of the year the plant will close.",
         "Le photographe a exposé à Rabat.",
+        "Les internautes qui cliquent sur les publicités rapportent peu, selon l'étude.",
+        "« Inscrivez-vous sur les listes électorales », a lancé le maire.",
     ],
 )
 def test_prose_is_not_boilerplate(sentence: str) -> None:
     assert not is_boilerplate(sentence)
+
+
+def test_list_markers_are_dropped() -> None:
+    text = "Les décisions :\n- Grève reconduite jeudi.\n* Enfin, une AG se tiendra lundi."
+    assert split_sentences(text) == [
+        "Les décisions :",
+        "Grève reconduite jeudi.",
+        "Enfin, une AG se tiendra lundi.",
+    ]
 
 
 def test_script_left_in_a_page_is_split_off_and_flagged() -> None:

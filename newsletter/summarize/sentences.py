@@ -72,7 +72,7 @@ _BULLETS = re.compile(r"\s*[•▪►◦●■]\s*")
 # "... sur LCI.- Tour Eiffel éteinte -Le chef de file": a sub-heading between dashes, after
 # a sentence end and glued to the next sentence's capital.
 _DASHED_HEADING = re.compile(r"(?<=[.!?…\"»)])\s*-\s+([^-.!?\n]{2,80}?)\s+-(?=[^\W\d_])")
-_LIST_DASH = re.compile(r"^-\s+")
+_LIST_DASH = re.compile(r"^[-*]\s+")  # a list item: "- Michelin versera", "* Enfin"
 _CODE_START = re.compile(
     r"(?:^|(?<=\s))(?:(?:window|document)\.\w|function\s*\(|(?:var|let|const)\s+\w+\s*=)"
 )
@@ -293,6 +293,16 @@ _NAME_BYLINE = re.compile(  # "Par Jean Dupont", "By Ann Lee | Reuters": capital
     r"^(?:Par|By)\s+[A-ZÀ-Þ][\w'’.-]*"
     r"(?:\s+(?:[A-ZÀ-Þ][\w'’.-]*|de|du|van|von|et|and|avec|with|[|,/-]))*\s*$"
 )
+# The page speaking to its reader: "Pour réécouter son interview, cliquez sur l’icône
+# ci-dessous.", "Profitez de notre offre découverte.", "Click here to watch the video."
+_CALL_TO_ACTION = re.compile(
+    r"\bcliquez (?:ici|sur (?:l['’]|le |la |les |ce |cette ))|\bclick (?:here|on the )|"
+    r"\bprofitez de (?:notre|nos) offres?\b|\bje m['’]abonne\b|\ben remplissant ce formulaire\b|"
+    r"\bsubscribe (?:now|today)\b|اضغط هنا|انقر هنا",
+    re.IGNORECASE,
+)
+# Searching for the pattern above is slow: only sentences holding one of these words are.
+_CALL_WORDS = ("cliquez", "click", "profitez", "abonne", "formulaire", "subscribe", "اضغط", "انقر")
 _CODE = re.compile(
     r"\b(?:window|document)\.\w|\bfunction\s*\(|\bvar\s+\w+\s*=|\b(?:let|const)\s+\w+\s*=|"
     r"=>|\bnew\s+[A-Z]\w*\(|\}\s*\)|\{\s*['\"]?\w+['\"]?\s*:|\w+\s*\(\s*\)\s*;|</?\w+[^>]*>"
@@ -307,10 +317,18 @@ def looks_like_code(sentence: str) -> bool:
     return symbols >= 4 and symbols > 0.05 * len(sentence)
 
 
+def _calls_to_action(sentence: str) -> bool:
+    lowered = sentence.lower()
+    return any(word in lowered for word in _CALL_WORDS) and bool(_CALL_TO_ACTION.search(sentence))
+
+
 def is_boilerplate(sentence: str) -> bool:
-    """A byline, photo credit, "read also" link or code: never a summary sentence."""
+    """A byline, photo credit, "read also" link, call to action or code: never in a summary."""
     if looks_like_code(sentence):
         return True
-    if len(sentence.split()) > 14:
+    words = len(sentence.split())
+    if words <= 30 and _calls_to_action(sentence):
+        return True
+    if words > 14:
         return False
     return bool(_BYLINE.match(sentence) or _NAME_BYLINE.match(sentence.rstrip(".")))
