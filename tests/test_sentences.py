@@ -164,6 +164,8 @@ def test_flattened_lists_and_sub_headings_are_taken_apart() -> None:
         "PARIS (AFP) - Le conseil a adopté le budget. Il entre en vigueur lundi.",
         "(MAP) – Le conseil a adopté le budget. Il entre en vigueur lundi.",
         "Rabat, 3 mars (MAP) – Le conseil a adopté le budget. Il entre en vigueur lundi.",
+        # a full stop inside the dateline
+        "LA CROSSE, Wis. (AP) — Le conseil a adopté le budget. Il entre en vigueur lundi.",
     ],
 )
 def test_datelines_are_stripped_from_the_first_sentence(text: str) -> None:

@@ -26,7 +26,7 @@ Scraped articles are messy: sentences often run together without a space
   sentence before it (``smic).- Michelin versera``), and an agency sub-heading between
   dashes (``sur LCI.- Tour Eiffel éteinte -Le chef``) stands on its own.
 
-The first sentence loses its dateline ("RABAT –", "PARIS (AFP) -", "(MAP) –").
+The text loses its dateline ("RABAT –", "PARIS (AFP) -", "LA CROSSE, Wis. (AP) —").
 """
 
 from __future__ import annotations
@@ -86,14 +86,14 @@ def split_sentences(text: str, language: str = "") -> list[str]:
     """
     sentences: list[str] = []
     text = _DASHED_HEADING.sub(lambda m: f"\n\n{m.group(1)}\n\n", text)
-    for block in _blocks(text):
+    for n, block in enumerate(_blocks(text)):
+        if n == 0:  # before splitting: "LA CROSSE, Wis. (AP) — After..." holds a full stop
+            block = strip_dateline(block)
         pieces = (s for item in _BULLETS.split(block) for s in _join_quotations(_split_block(item)))
         for sentence in pieces:
             sentence = _LIST_DASH.sub("", _SPACES.sub(" ", sentence).strip())
             if any(ch.isalnum() for ch in sentence):
                 sentences.append(sentence)
-    if sentences:
-        sentences[0] = strip_dateline(sentences[0])
     return sentences
 
 
