@@ -6,14 +6,15 @@ Two methods: "extractive" (the default: sentences ranked by position-aware centr
 ``extractive.py``) and "lead" (the first sentences that fit). Either way the summary is
 made of the input's own sentences, in their original order, with at most ``max_words``
 words, counted by ``newsletter.words.count_words`` (whitespace-separated tokens; in
-Chinese and Japanese, two characters make a word). When not
-even one sentence fits, the best one is cut at the last clause boundary (comma,
-semicolon, colon, dash) that fits, or, failing that, at a word boundary, and ends with "…".
+Chinese and Japanese, two characters make a word). When not even one sentence fits, the
+best one is cut at the last clause boundary (comma, semicolon, colon, dash) that fits, or,
+failing that, at a word boundary, and ends with "…".
 
-Bylines, photo credits, "read also" links and leftover script are never picked;
-sub-headings and pull quotes (pieces without an end mark, or a question standing alone on
-its line) and pieces of fewer than four words only when nothing else fits. An empty or
-unknown language gives a language-neutral ranking (no stop words, no lemmas).
+Bylines, photo credits, "read also" links, calls to the reader ("cliquez ici") and leftover
+script are never picked; sub-headings and pull quotes (pieces without an end mark, or a
+question standing alone on its line) and pieces of fewer than four words only when nothing
+else fits. An empty or unknown language gives a language-neutral ranking (no stop words,
+no lemmas).
 Unusable input (empty, whitespace, no letters at all) raises ``InputError``.
 """
 

@@ -106,7 +106,7 @@ def question_headings(text: str) -> frozenset[str]:
     questions = set()
     for block in _blocks(text):
         block = _SPACES.sub(" ", block)
-        if block.endswith(("?", "؟")) and len([p for p in _split_block(block) if p]) == 1:
+        if block.endswith(("?", "؟", "？")) and len([p for p in _split_block(block) if p]) == 1:
             questions.add(block)
     return frozenset(questions)
 
