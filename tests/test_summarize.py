@@ -300,6 +300,7 @@ def test_chinese_and_japanese_summaries_are_whole_sentences_within_budget(
     summary = summarize(text, language=language, max_words=30).text
     assert 0 < count_words(summary) <= 30
     assert built_from_sentences(summary, text)
+    assert len(re.findall(r"[。！？]", summary)) >= 2
     assert " " not in summary  # no space after "。" between two sentences
     assert re.search(r"[。！？]$", summary)
 
