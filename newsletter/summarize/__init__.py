@@ -25,7 +25,12 @@ from dataclasses import dataclass
 
 from newsletter.errors import InputError
 from newsletter.summarize.extractive import WEIGHTS, score_sentences
-from newsletter.summarize.sentences import is_boilerplate, question_headings, split_sentences
+from newsletter.summarize.sentences import (
+    END_MARKS,
+    is_boilerplate,
+    question_headings,
+    split_sentences,
+)
 from newsletter.words import count_words, first_words
 
 __all__ = ["METHODS", "Summary", "count_words", "cut_sentence", "split_sentences", "summarize"]
@@ -45,7 +50,7 @@ TARGET_SHARE = 35 / 60
 # A clause cut must keep at least this share of the budget, else we cut at a word.
 _MIN_CLAUSE_SHARE = 1 / 3
 # A sentence ends with its end mark, then maybe closing quotes or brackets ("fin. »").
-_TERMINATED = re.compile(r"[.!?…؟。！？।۔](?:\s*[»”’\"')\]」』])*$")
+_TERMINATED = re.compile(f"[{END_MARKS}]" + r"(?:\s*[»”’\"')\]」』])*$")
 _UNSPACED_END = re.compile(r"[。！？][」』”）]*$")
 _CLAUSE_END = re.compile(r"[,;:،](?=\s)|[、，；：]|\s(?:--|[-–—])\s")
 

@@ -36,6 +36,7 @@ from bisect import bisect_left
 from functools import lru_cache
 
 __all__ = [
+    "END_MARKS",
     "is_boilerplate",
     "looks_like_code",
     "question_headings",
@@ -57,7 +58,10 @@ ABBREVIATIONS = frozenset(
 
 # A quotation running over more sentences than this is split like any text.
 MAX_QUOTED_SENTENCES = 4
-_ENDER = re.compile(r"[.!?…؟。！？।۔]+")
+# What ends a sentence: Latin and Arabic marks, the Chinese and Japanese full-width ones, the
+# Devanagari danda and the Urdu full stop.
+END_MARKS = ".!?…؟。！？।۔"
+_ENDER = re.compile(f"[{END_MARKS}]+")
 # A closing quote glued to the capital of the next sentence, with no full stop between.
 _GLUED_QUOTE = re.compile(r'(?<=[^\s"«“(])["»”](?=[^\W\d_])')
 _CLOSERS = "»”’)]」』）"
@@ -65,7 +69,7 @@ _OPENERS = "«\"“‘'([¿¡—–-「『（"
 _DOTTED = re.compile(r"(?:[^\W\d_]{1,2}\.-?)+[^\W\d_]{1,2}")  # U.S, e.g, J.-C, a.m
 _LAST_WORD = re.compile(r"[^\W\d_]+$")
 # a word of 3 letters or more, then its end mark
-_WORD_END = re.compile(r"[^\W\d_]{3}[.!?…؟。！？।۔]+$")
+_WORD_END = re.compile(rf"[^\W\d_]{{3}}[{END_MARKS}]+$")
 _PARAGRAPH = re.compile(r"\n[ \t\f\v\u00a0]*\n\s*")
 _SPACES = re.compile(r"\s+")
 _BULLETS = re.compile(r"\s*[•▪►◦●■]\s*")
