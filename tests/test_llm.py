@@ -186,6 +186,37 @@ def test_truncate_prefers_paragraph_then_sentence_then_word():
     assert len(truncate("x" * 50, 10)) == 10  # one long word: cut it, there is no choice
 
 
+# Written for these tests: Tokyo makes school lunches free; Beijing opens metro lines.
+JA_SUMMARY = (
+    "東京都は来年四月から、都内のすべての公立小学校で給食を無料にすると発表した。"
+    "対象は約六十万人の児童で、費用は年間三百億円に上る見込みだ。"
+)
+JA_TEXT = JA_SUMMARY + "知事は記者会見で、子育て世帯の負担を減らしたいと述べた。"
+HI_SUMMARY = "पुलिस ने दो लोगों को गिरफ्तार किया। जांच जारी है।"
+ZH_SUMMARY = (
+    "北京市政府周三宣布，将在明年春季开通三条新的地铁线路。新线路预计每天运送一百万名乘客。"
+)
+
+
+def test_truncate_cuts_chinese_and_japanese_at_their_full_stop():
+    # no space follows 。, yet it is a sentence end, not a place to cut a word in two
+    assert truncate(JA_TEXT, 60) == JA_TEXT[: JA_TEXT.index("。") + 1]
+    assert truncate(JA_TEXT, 80) == JA_SUMMARY
+
+
+@pytest.mark.parametrize(
+    "answer, language, expected",
+    [
+        # two paragraphs, each ending on 。: not a title, and joined without a space
+        (JA_SUMMARY.replace("。", "。\n\n", 1), "ja", JA_SUMMARY),
+        (ZH_SUMMARY.replace("。", "。\n", 1), "zh", ZH_SUMMARY),
+        (HI_SUMMARY.replace("। ", "।\n\n"), "", HI_SUMMARY),
+    ],
+)
+def test_check_summary_knows_every_sentence_end_mark(answer, language, expected):
+    assert check_summary(answer, language=language, max_words=60) == expected
+
+
 # ---------------------------------------------------------------------------------------------
 # Retries and HTTP errors
 

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from newsletter.errors import InputError
 from newsletter.summarize.extractive import WEIGHTS, score_sentences
 from newsletter.summarize.sentences import (
-    END_MARKS,
+    ends_sentence,
     is_boilerplate,
+    join_sentences,
     question_headings,
     split_sentences,
 )
@@ -49,9 +50,6 @@ MAX_RANKED_SENTENCES = 120
 TARGET_SHARE = 35 / 60
 # A clause cut must keep at least this share of the budget, else we cut at a word.
 _MIN_CLAUSE_SHARE = 1 / 3
-# A sentence ends with its end mark, then maybe closing quotes or brackets ("fin. »").
-_TERMINATED = re.compile(f"[{END_MARKS}]" + r"(?:\s*[»”’\"')\]」』])*$")
-_UNSPACED_END = re.compile(r"[。！？][」』”）]*$")
 _CLAUSE_END = re.compile(r"[,;:،](?=\s)|[、，；：]|\s(?:--|[-–—])\s")
 
 
@@ -110,23 +108,15 @@ def summarize(
         )
 
     if chosen:
-        summary = _join([sentences[i] for i in chosen])
+        summary = join_sentences([sentences[i] for i in chosen])
     else:
         summary = cut_sentence(sentences[order[0]], max_words)
     return Summary(text=summary, method=method, language=language)
 
 
-def _join(sentences: list[str]) -> str:
-    """SENTENCES as one text; Chinese and Japanese put no space after their full stops."""
-    text = sentences[0]
-    for sentence in sentences[1:]:
-        text += ("" if _UNSPACED_END.search(text) else " ") + sentence
-    return text
-
-
 def _is_fragment(sentence: str) -> bool:
     """A piece too short to say much, or with no end mark: a sub-heading or a pull quote."""
-    return count_words(sentence) < MIN_SENTENCE_WORDS or not _TERMINATED.search(sentence)
+    return count_words(sentence) < MIN_SENTENCE_WORDS or not ends_sentence(sentence)
 
 
 def _normalise_language(language: str) -> str:

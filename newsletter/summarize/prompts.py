@@ -14,6 +14,13 @@ from babel import Locale
 
 from newsletter.enrich.language import detect_language
 from newsletter.summarize import count_words
+from newsletter.summarize.sentences import (
+    CLOSERS,
+    END_MARKS,
+    UNSPACED_MARKS,
+    ends_sentence,
+    join_sentences,
+)
 
 # A summary shorter than this is too short for the language check to be trusted.
 MIN_CHECKED_WORDS = 6
@@ -54,7 +61,11 @@ _PROMPTS = {
 }
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n")
-_SENTENCE_END = re.compile(r"[.!?…؟][\"'»”’)\]]*(?=\s)")
+# A sentence end where the text may be cut: an end mark and its closing quotes, then a space
+# (none is needed after a Chinese or Japanese full stop).
+_SENTENCE_END = re.compile(
+    rf"[{END_MARKS}][\"'{re.escape(CLOSERS)}]*(?=\s)|[{UNSPACED_MARKS}][{re.escape(CLOSERS)}]*"
+)
 
 
 def truncate(text: str, max_chars: int) -> str:
@@ -121,7 +132,6 @@ _CHATTY = re.compile(
 )
 _BULLET = re.compile(r"^\s*(?:[-*•–]|\d+[.)])\s+", re.MULTILINE)
 _HEADING = re.compile(r"^\s*#", re.MULTILINE)
-_ENDS_SENTENCE = re.compile(r"[.!?…؟][\"'»”’)\]]*$")
 
 
 def _unquote(text: str) -> str:
@@ -152,11 +162,11 @@ def check_summary(answer: str, *, language: str, max_words: int) -> str:
         raise ValueError(f"the answer talks to the reader ({chatty.group(0)!r})")
     if _BULLET.search(text) or _HEADING.search(text):
         raise ValueError("the answer is a list or has headings, not one or two sentences")
-    paragraphs = [" ".join(p.split()) for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+    paragraphs = [_one_line(p) for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
     for paragraph in paragraphs[:-1]:
-        if not _ENDS_SENTENCE.search(paragraph):
+        if not ends_sentence(paragraph):
             raise ValueError(f"the answer starts with a title ({_excerpt(paragraph)!r})")
-    text = " ".join(paragraphs)
+    text = join_sentences(paragraphs)
     words = count_words(text)
     if words > max_words:
         raise ValueError(f"the answer has {words} words, over the budget of {max_words}")
@@ -165,6 +175,12 @@ def check_summary(answer: str, *, language: str, max_words: int) -> str:
         if found and found != language:
             raise ValueError(f"the answer is in {found!r}, not in the article's {language!r}")
     return text
+
+
+def _one_line(paragraph: str) -> str:
+    """PARAGRAPH's lines as one, whitespace collapsed, joined like ``join_sentences``."""
+    lines = [" ".join(line.split()) for line in paragraph.splitlines()]
+    return join_sentences([line for line in lines if line])
 
 
 def _excerpt(text: str, size: int = 60) -> str:

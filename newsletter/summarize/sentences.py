@@ -36,8 +36,12 @@ from bisect import bisect_left
 from functools import lru_cache
 
 __all__ = [
+    "CLOSERS",
     "END_MARKS",
+    "UNSPACED_MARKS",
+    "ends_sentence",
     "is_boilerplate",
+    "join_sentences",
     "looks_like_code",
     "question_headings",
     "split_sentences",
@@ -64,7 +68,12 @@ END_MARKS = ".!?…؟。！？।۔"
 _ENDER = re.compile(f"[{END_MARKS}]+")
 # A closing quote glued to the capital of the next sentence, with no full stop between.
 _GLUED_QUOTE = re.compile(r'(?<=[^\s"«“(])["»”](?=[^\W\d_])')
-_CLOSERS = "»”’)]」』）"
+# Closing quotes and brackets, which may follow a sentence's end mark ("fin. »").
+CLOSERS = "»”’)]」』）"
+_TERMINATED = re.compile(f"[{END_MARKS}]" + rf"(?:\s*[\"'{re.escape(CLOSERS)}])*$")
+# Chinese and Japanese put no space after these.
+UNSPACED_MARKS = "。！？"
+_UNSPACED_END = re.compile(f"[{UNSPACED_MARKS}][{re.escape(CLOSERS)}]*$")
 _OPENERS = "«\"“‘'([¿¡—–-「『（"
 _DOTTED = re.compile(r"(?:[^\W\d_]{1,2}\.-?)+[^\W\d_]{1,2}")  # U.S, e.g, J.-C, a.m
 _LAST_WORD = re.compile(r"[^\W\d_]+$")
@@ -99,6 +108,19 @@ def split_sentences(text: str, language: str = "") -> list[str]:
             if any(ch.isalnum() for ch in sentence):
                 sentences.append(sentence)
     return sentences
+
+
+def join_sentences(sentences: list[str]) -> str:
+    """SENTENCES as one text: a space between two, none after a Chinese or Japanese full stop."""
+    text = sentences[0] if sentences else ""
+    for sentence in sentences[1:]:
+        text += ("" if _UNSPACED_END.search(text) else " ") + sentence
+    return text
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether TEXT ends like a sentence: an end mark, maybe closing quotes or brackets."""
+    return bool(_TERMINATED.search(text))
 
 
 def question_headings(text: str) -> frozenset[str]:
@@ -193,7 +215,7 @@ def _absorb_closers(block: str, pos: int) -> int:
             return pos
         ch = block[after_space]
         # « ... parti. » keeps its spaced closing guillemet; other closers must touch.
-        if ch == "»" or (after_space == pos and ch in _CLOSERS):
+        if ch == "»" or (after_space == pos and ch in CLOSERS):
             pos = after_space + 1
         elif ch == '"' and after_space == pos and _is_closing_quote(block, pos):
             pos += 1
