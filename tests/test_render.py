@@ -302,6 +302,66 @@ def test_links_sections_and_footer() -> None:
     assert html.count('class="section"') == 2
 
 
+# --- direction and punctuation -----------------------------------------------------------------
+
+RLM, LRM = "\u200f", "\u200e"
+
+
+def test_a_name_in_the_other_script_is_followed_by_the_line_direction_mark() -> None:
+    """So the date after it stays after it (tests/test_browser_email.py looks at the result)."""
+    view = ar_edition()
+    view.sections[0].items[0].source = "Médias24"
+    rendered = render_edition(view, TEMPLATES)
+    assert f"Médias24{RLM} — 27 نونبر 2026" in rendered.html
+    assert f"Médias24{RLM} — 27 نونبر 2026" in rendered.text
+    assert f"Le Quotidien d'exemple{RLM}</a>" in rendered.html  # "also in"
+    assert f"Le Quotidien d'exemple{RLM}:" in rendered.text
+
+    view = fr_edition()
+    view.sections[0].items[1].source = "هسبريس"
+    rendered = render_edition(view, TEMPLATES)
+    assert f"هسبريس{LRM} — 28 novembre 2026" in rendered.html
+    assert f"هسبريس{LRM} — 28 novembre 2026" in rendered.text
+    # a name in the line's own direction needs no mark
+    assert f"Le Quotidien d'exemple{LRM}" not in rendered.text
+    assert f"جريدة المثال{RLM}" not in render_edition(ar_edition(), TEMPLATES).text
+
+
+def test_arabic_text_part_lines_are_marked_right_to_left() -> None:
+    """A client that lays plain text out left to right still ends "الأعداد السابقة:" on the
+    left; links stand alone, unmarked, so a mark never sticks to a URL."""
+    text = render_edition(ar_edition(), TEMPLATES).text
+    prose = [line for line in text.splitlines() if line and not URL_LINE.match(line)]
+    links = [line for line in text.splitlines() if URL_LINE.match(line)]
+    assert len(prose) > 10 and len(links) >= 4
+    assert all(line.startswith(RLM) and line.endswith(RLM) for line in prose)
+    assert not any(RLM in line for line in links)
+    assert RLM not in render_edition(fr_edition(), TEMPLATES).text
+
+
+@pytest.mark.parametrize("name", ["La Matinale", "Le Point du matin", "Revue de presse du Maroc"])
+def test_french_text_part_keeps_its_no_break_spaces(name: str) -> None:
+    view = fr_edition()
+    view.list_name = name
+    view.sections[0].items[0].also_in = [("Agence de presse des nouvelles régionales", "https://a.ex/")]
+    text = render_edition(view, TEMPLATES).text
+    assert f"«\u00a0{name}\u00a0»." in " ".join(text.split("\n"))
+    assert "Aussi dans Agence de presse des nouvelles régionales\u00a0:" in text
+    for line in text.splitlines():
+        assert not line.startswith((":", "»")) and not line.endswith("«"), line
+
+
+def test_arabic_lists_use_the_arabic_comma() -> None:
+    view = ar_edition()
+    first = view.sections[0].items[0]
+    first.also_in = [("هسبريس", "https://a.example/1"), ("العمق", "https://b.example/2")]
+    view.sections.append(SectionView(key="culture", title="ثقافة", items=[first]))
+    rendered = render_edition(view, TEMPLATES)
+    assert ">هسبريس</a>، <a " in rendered.html
+    assert "اقتصاد (2)، ثقافة (1)" in rendered.text
+    assert "، " not in render_edition(fr_edition(), TEMPLATES).html
+
+
 # --- slots and personalisation -----------------------------------------------------------------
 
 

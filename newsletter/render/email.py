@@ -17,6 +17,7 @@ import functools
 import re
 import textwrap
 import traceback
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,11 @@ STYLESHEET = "style.css"
 TEXT_WIDTH = 72  # columns of the text part; URLs are never broken and stand on their own line
 PREHEADER_CHARS = 140
 _TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+RLM, LRM = "\u200f", "\u200e"  # the right-to-left and left-to-right marks
+_LEFT_TO_RIGHT, _RIGHT_TO_LEFT = {"L", "EN"}, {"R", "AL", "AN"}  # Unicode bidirectional classes
+# Where the text part's prose may break: any white space but the no-break ones.
+_BREAKABLE = re.compile(r"[^\S\u00a0\u2007\u202f]+")
+_LINK_LINE = re.compile(r"^(?:https?://|mailto:|%%)\S+$")  # a link (or its slot) alone
 
 
 def render_edition(view: EditionView, templates_dir: Path) -> RenderedEdition:
@@ -48,9 +54,10 @@ def render_edition(view: EditionView, templates_dir: Path) -> RenderedEdition:
     text = _render(env, folder, TEXT_TEMPLATE, context)
     css = _read(folder / STYLESHEET)
     html = mjml_to_html(mjml_source, folder / MJML_TEMPLATE, css=css, css_file=folder / STYLESHEET)
-    return RenderedEdition(
-        subject=context["subject"], mjml=mjml_source, html=html, text=_tidy_text(text)
-    )
+    text = _tidy_text(text)
+    if context["dir"] == "rtl":
+        text = _right_to_left_lines(text)
+    return RenderedEdition(subject=context["subject"], mjml=mjml_source, html=html, text=text)
 
 
 def template_folder(templates_dir: Path, name: str) -> Path:
@@ -103,6 +110,7 @@ def _environment(folder: str) -> jinja2.Environment:
     )
     env.filters["wrap"] = wrap
     env.filters["href"] = safe_href
+    env.filters["marked"] = with_mark
     env.tests["web_url"] = lambda url: safe_href(url) != "#"
     return env
 
@@ -158,6 +166,17 @@ def _item_direction(language: str) -> Callable[[ItemView], str]:
     return item_dir
 
 
+def with_mark(name: str, direction: str) -> str:
+    """NAME followed by the invisible mark of DIRECTION ("rtl" or "ltr") when it holds letters or
+    digits of the other direction: what follows it (a dash and a date, a comma) then keeps its
+    place. Without it "Le Matin — 28 نونبر 2026" shows the 28 beside "Le Matin" in an Arabic
+    line, and "هسبريس — 28 novembre" the 28 before the name in a French one."""
+    other = _LEFT_TO_RIGHT if direction == "rtl" else _RIGHT_TO_LEFT
+    if any(unicodedata.bidirectional(ch) in other for ch in name):
+        return name + (RLM if direction == "rtl" else LRM)
+    return name
+
+
 def _default_preheader(view: EditionView) -> str:
     """The intro or, lacking one, the first titles: what the inbox shows under the subject."""
     text = " ".join(view.intro.split())
@@ -169,8 +188,9 @@ def _default_preheader(view: EditionView) -> str:
 
 
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str:
-    """TEXT as lines of at most WIDTH columns; paragraphs (blank lines) are kept, URLs unbroken."""
-    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text or "")]
+    """TEXT as lines of at most WIDTH columns; paragraphs (blank lines) are kept, URLs unbroken,
+    and a no-break space never becomes a break (French puts one before ":" and inside « »)."""
+    paragraphs = [" ".join(_BREAKABLE.split(p.strip())) for p in re.split(r"\n\s*\n", text or "")]
     return "\n\n".join(
         textwrap.fill(
             p,
@@ -193,6 +213,17 @@ def safe_href(url: str) -> str:
     except ValueError:
         return "#"
     return url if scheme in {"http", "https", "mailto"} else "#"
+
+
+def _right_to_left_lines(text: str) -> str:
+    """Each line of prose between right-to-left marks. A mail client that lays plain text out
+    left to right then still puts a line's final ":" or "»." on its left, and one that takes
+    each line's direction from its first letter aligns an "=====" underline to the right.
+    Lines that are only a link are left alone: a mark glued to a URL can end up inside it."""
+    return "\n".join(
+        line if not line or _LINK_LINE.match(line) else f"{RLM}{line}{RLM}"
+        for line in text.split("\n")
+    )
 
 
 def _tidy_text(text: str) -> str:

@@ -30,6 +30,8 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "also_in": {"fr": "Aussi dans", "en": "Also in", "ar": "أيضا في"},
     "colon": {"fr": "\u00a0:", "en": ":", "ar": ":"},
+    # between the names of a list ("Aussi dans : A, B"); Arabic writes its own comma
+    "separator": {"fr": ", ", "en": ", ", "ar": "، "},
     "archive": {
         "fr": "Les éditions précédentes",
         "en": "Past editions",
