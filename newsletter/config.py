@@ -421,6 +421,18 @@ def _validate(config: Config) -> None:
         raise ConfigError("stories.threshold: must be between 0 and 1")
 
 
+def warnings(config: Config) -> list[str]:
+    """What is valid but will hurt once mail goes out to readers (``newsletter check`` says it)."""
+    found = []
+    if config.delivery.backend != "outbox" and not config.web.base_url.startswith("https://"):
+        found.append(
+            f"web.base_url: {config.web.base_url!r} is not https: mail then offers no one-click "
+            "unsubscribe (RFC 8058 allows only https, and Gmail and Yahoo require one-click of "
+            "bulk senders); put the web app behind TLS and give its https address"
+        )
+    return found
+
+
 def parse(data: dict[str, Any], *, base_dir: Path | None = None, path: Path | None = None) -> Config:
     """Build a validated :class:`Config` from already-parsed TOML data."""
     config = build_section(Config, data, "")

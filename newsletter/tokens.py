@@ -92,11 +92,12 @@ def unsubscribe_url(base_url: str, token: str) -> str:
 
 
 def list_unsubscribe_headers(url: str, mailto: str = "") -> dict[str, str]:
-    """RFC 2369 List-Unsubscribe (URL, then mailto: when given) and RFC 8058 one-click."""
+    """RFC 2369 List-Unsubscribe (URL, then mailto: when given), and RFC 8058 one-click when URL
+    is https: the RFC allows no other scheme, and mailbox providers ignore the offer otherwise."""
     targets = [f"<{url}>"]
     if mailto:
         targets.append(f"<mailto:{quote(mailto, safe='@')}?subject=unsubscribe>")
-    return {
-        "List-Unsubscribe": ", ".join(targets),
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+    headers = {"List-Unsubscribe": ", ".join(targets)}
+    if url.lower().startswith("https://"):
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return headers

@@ -123,6 +123,24 @@ def test_check_stops_on_a_bad_lists_file_and_says_when_there_is_none(tmp_path: P
     assert code == 0 and "lists.toml not found: no list to send to" in out
 
 
+@pytest.mark.parametrize(
+    "delivery, base_url, warned",
+    [
+        ("smtp", "http://lettres.example.org", True),
+        ("sendgrid", "https://lettres.example.org", False),
+        ("outbox", "http://localhost:8000", False),  # nothing reaches a reader
+    ],
+)
+def test_check_warns_when_mail_would_offer_no_one_click_unsubscribe(
+    tmp_path: Path, delivery: str, base_url: str, warned: bool
+) -> None:
+    path = _write(tmp_path, f'[delivery]\nbackend = "{delivery}"\n[web]\nbase_url = "{base_url}"\n')
+    result = CliRunner().invoke(cli, ["--config", str(path), "check"], env={"COLUMNS": "300"})
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0, out
+    assert (f"warning: {path}: web.base_url: '{base_url}' is not https" in out) is warned
+
+
 def test_check_never_shows_a_password(tmp_path: Path, monkeypatch) -> None:
     path = _write(tmp_path, "")
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", "postgresql://news:s3cret@127.0.0.1:1/news")

@@ -84,6 +84,10 @@ def test_unsubscribe_url_and_headers() -> None:
         "List-Unsubscribe": "<https://lettres.example.org/unsubscribe/abc.def>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
+    # RFC 8058 one-click only over https
+    assert list_unsubscribe_headers(url.replace("https:", "http:")) == {
+        "List-Unsubscribe": "<http://lettres.example.org/unsubscribe/abc.def>"
+    }
     both = list_unsubscribe_headers(url, "stop@lettres.example.org")
     assert both["List-Unsubscribe"] == (
         "<https://lettres.example.org/unsubscribe/abc.def>, "

@@ -58,6 +58,8 @@ def check(ctx: click.Context) -> None:
     console.print(
         f"summaries: {config.summarize.method}, at most {config.summarize.max_words} words"
     )
+    for warning in config_mod.warnings(config):
+        console.print(f"[yellow]warning:[/yellow] {config.path}: {warning}", highlight=False)
     console.print(f"store: {config_mod.safe_url(config.database_url)}", end=" ")
     engine = make_engine(config.database_url)
     try:
