@@ -26,13 +26,17 @@ from newsletter.deliver.outbox import OutboxBackend
 from newsletter.deliver.send import send_edition
 from newsletter.editions import NothingNewError, approve, build_edition
 from newsletter.enrich.pending import enrich_pending
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, InputError
 from newsletter.store.db import Store, make_engine, migrate
 from newsletter.store.models import Article
 from newsletter.summarize.pending import summarize_pending
 
 # Signs the demo's unsubscribe links only: real sends read NEWSLETTER_SECRET_KEY.
 DEMO_SECRET = "demo-only-secret-not-for-real-mail"
+# The file that marks a folder as the demo's own, which the next demo may empty; a workspace
+# made before the mark existed holds only these.
+WORKSPACE_MARK = ".newsletter-demo"
+EARLY_DEMO_FILES = {"newsletter.db", "outbox"}
 
 
 def demo_config(config: Config, workspace: Path) -> Config:
@@ -46,6 +50,28 @@ def demo_config(config: Config, workspace: Path) -> Config:
     )
 
 
+def _empty_workspace(workspace: Path, config: Config) -> None:
+    """WORKSPACE made empty, or InputError when it holds anything but an earlier demo's files:
+    the demo throws its workspace away, and a mistyped --workspace must never cost a folder."""
+    folder = workspace.resolve()
+    if folder.is_dir() and any(folder.iterdir()):
+        entries = {entry.name for entry in folder.iterdir()}
+        ours = (folder / WORKSPACE_MARK).is_file() or entries <= EARLY_DEMO_FILES
+        holds_config = config.path is not None and config.path.resolve().is_relative_to(folder)
+        if not ours or holds_config:
+            raise InputError(
+                f"{workspace}: not a demo workspace, and the demo empties its workspace first: "
+                "give a new or empty folder with --workspace (the default is var/demo)"
+            )
+        shutil.rmtree(folder)
+    elif folder.exists() and not folder.is_dir():
+        raise InputError(f"{workspace}: not a folder: give a new or empty folder with --workspace")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / WORKSPACE_MARK).write_text(
+        "A throwaway workspace of 'newsletter demo': the next demo empties it.\n", encoding="utf-8"
+    )
+
+
 def run_demo(config: Config, console: Console, workspace: Path, *, day: date | None = None) -> None:
     remote = [s.name for s in config.sources if s.enabled and is_remote(s.url)]
     if remote:
@@ -54,8 +80,7 @@ def run_demo(config: Config, console: Console, workspace: Path, *, day: date | N
             "(use the bundled newsletter.toml, or run 'newsletter collect')"
         )
     day = day or date.today()
-    shutil.rmtree(workspace, ignore_errors=True)
-    workspace.mkdir(parents=True)
+    _empty_workspace(workspace, config)
     config = demo_config(config, workspace)
     engine = make_engine(config.database_url)
     migrate(engine)
