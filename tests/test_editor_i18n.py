@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.catalog import Message
 from babel.messages.pofile import read_po
 
-from newsletter.errors import EditionError, RenderError
+from newsletter.errors import EditionError, InputError, RenderError
 from newsletter.web.editor.problems import PROBLEMS, describe
 from newsletter.web.i18n import LOCALE_DIR, translations
 
@@ -83,6 +84,21 @@ def test_a_problem_reads_in_the_editors_language_and_an_unknown_one_keeps_its_me
     assert describe(locked, english) == "This edition can no longer change (status: sent)."
     broken = RenderError("templates/email/digest.mjml, line 4: unexpected '}'")
     assert describe(broken, french) == str(broken)
+
+
+def test_an_address_refused_by_email_validator_reads_in_french() -> None:
+    from newsletter.audience.members import normalise_email
+
+    french = translations("fr").gettext
+    for address, reason in [("bad-address", "il manque le signe @"), ("a@b", "il y manque un point")]:
+        with pytest.raises(InputError) as refused:
+            normalise_email(address)
+        said = describe(refused.value, french)
+        assert said.startswith(f"Adresse électronique invalide {address} (") and reason in said
+        assert said.endswith(").") and "@-sign" not in said
+    # a reason we have no translation for is shown as the library wrote it
+    odd = InputError("x", code="email-invalid", email="a b@x.org", detail="Some new reason.")
+    assert describe(odd, french) == "Adresse électronique invalide a b@x.org (Some new reason)."
 
 
 def test_french_punctuation_keeps_its_no_break_space() -> None:

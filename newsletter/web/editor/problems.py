@@ -98,6 +98,24 @@ PROBLEMS = {
     "duplicate": N_("%(email)s is already on line %(line)s: the two lines are merged."),
 }
 
+# email-validator's reasons for the commonest mistakes in an address (the "detail" of
+# email-invalid), translated like our own messages; any other reason shows as the library wrote it.
+ADDRESS_REASONS = (
+    N_("An email address must have an @-sign."),
+    N_("There must be something before the @-sign."),
+    N_("There must be something after the @-sign."),
+    N_("The part after the @-sign is not valid. It should have a period."),
+    N_("The part after the @-sign is not valid. It is not within a valid top-level domain."),
+    N_(
+        "The part after the @-sign is a special-use or reserved name that cannot be used "
+        "with email."
+    ),
+    N_("An email address cannot have two periods in a row."),
+    N_("An email address cannot start with a period."),
+    N_("An email address cannot have a period immediately before the @-sign."),
+    N_("An email address cannot have a hyphen immediately after the @-sign."),
+)
+
 # An edition's status, as the pages name it (the same words as templates/web/editor/edition.html)
 STATUSES = {
     "draft": N_("draft"),
@@ -124,4 +142,6 @@ def say(
     shown = dict(params)
     if shown.get("status") in STATUSES:
         shown["status"] = gettext(STATUSES[str(shown["status"])])
+    if "detail" in shown:  # a library's reason, in parentheses: translated when we know it
+        shown["detail"] = gettext(str(shown["detail"])).rstrip(".")
     return gettext(text) % shown
