@@ -144,18 +144,77 @@ def leaks(html: str) -> list[str]:
     return found
 
 
-def test_index_lists_only_lists_with_sent_editions(web: TestClient) -> None:
+def index_entries(html: str) -> list[str]:
+    return re.findall(r"<li>(.*?)</li>", html, re.DOTALL)
+
+
+def test_index_lists_every_list_and_links_the_sent_editions(web: TestClient) -> None:
     response = web.get("/archive", headers={"Accept-Language": "en"})
     assert response.status_code == 200
     html = response.text
     assert '<html lang="en" dir="ltr">' in html
+    assert "Our lists: subscribe to one, or read their past editions online." in html
     assert 'href="/archive/revue"' in html and 'href="/archive/nashra"' in html
     assert 'lang="ar" dir="rtl">النشرة</a>' in html  # an Arabic name on an English page
-    assert "quiet" not in html.lower()  # nothing sent yet
     assert "Latest edition: November 26, 2026" in html  # the newest sent, not the approved one
     assert 'href="/subscribe?list=revue">Subscribe to this list</a>' in html
     assert 'lang="fr" dir="ltr">Chaque matin, l&#39;essentiel de la presse.</span>' in html
+    # Nothing sent yet: the list is there to sign up to, with no link to editions it lacks.
+    entries = index_entries(html)
+    assert [re.search(r'dir="[a-z]+">([^<]+)<', e).group(1) for e in entries] == [
+        "Quiet list", "Revue de presse", "النشرة",  # by name
+    ]
+    quiet = entries[0]
+    assert 'href="/archive/quiet"' not in quiet and "Latest edition" not in quiet
+    assert "No edition has been published yet." in quiet
+    assert 'href="/subscribe?list=quiet">Subscribe to this list</a>' in quiet
     assert leaks(html) == []
+
+
+def test_a_list_no_longer_declared_keeps_its_editions_but_not_its_sign_up(
+    newsroom, store: Store, tmp_path: Path  # type: ignore[no-untyped-def]
+) -> None:
+    lists = tmp_path / "subscribers" / "lists.toml"
+    lists.write_text(LISTS.split("[[lists]]\nslug = \"nashra\"")[0], encoding="utf-8")
+    web = TestClient(Starlette(routes=archive_routes(newsroom, store)), base_url=BASE)
+    html = web.get("/archive").text
+    assert [e for e in index_entries(html) if "quiet" in e] == []  # neither sent nor declared
+    (nashra,) = [e for e in index_entries(html) if "nashra" in e]
+    assert 'href="/archive/nashra"' in nashra and "/subscribe" not in nashra
+    assert 'href="/subscribe?list=revue"' in html
+
+
+def test_a_new_site_offers_every_declared_list(
+    store: Store, make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    """Nothing sent anywhere, and one list not even in the database yet: the front page is
+    still where readers choose a list to sign up to."""
+    config = web_config(make_config, tmp_path, monkeypatch, LISTS, base_url=BASE)
+    with store.session() as session:
+        sync_lists(session, [lst for lst in load_lists(tmp_path / "subscribers" / "lists.toml")
+                             if lst.slug != "quiet"])
+        session.commit()
+    web = TestClient(Starlette(routes=archive_routes(config, store)), base_url=BASE)
+    response = web.get("/archive")
+    assert response.status_code == 200
+    html = response.text
+    assert '<html lang="fr" dir="ltr">' in html
+    for slug in ("revue", "nashra", "quiet"):
+        assert f'href="/subscribe?list={slug}">S’inscrire à cette lettre</a>' in html, slug
+    assert 'lang="ar" dir="rtl">النشرة</span>' in html  # its own language, on a French page
+    assert "href=\"/archive/" not in html  # no list has editions to show yet
+    assert html.count("Aucune édition n’a encore été publiée.") == 3  # said of each list
+    assert "Dernière édition" not in html
+
+
+def test_an_index_without_any_list_says_nothing_is_published(
+    store: Store, make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    config = web_config(make_config, tmp_path, monkeypatch, "lists = []\n", base_url=BASE)
+    web = TestClient(Starlette(routes=archive_routes(config, store)), base_url=BASE)
+    html = web.get("/archive", headers={"Accept-Language": "ar"}).text
+    assert '<html lang="ar" dir="rtl">' in html and "<ul" not in html
+    assert "لم يُنشر أي عدد بعد." in html
 
 
 def test_the_site_root_leads_to_the_archive(web: TestClient) -> None:
@@ -166,6 +225,7 @@ def test_the_site_root_leads_to_the_archive(web: TestClient) -> None:
 def test_index_in_french_by_default(web: TestClient) -> None:
     html = web.get("/archive").text
     assert '<html lang="fr" dir="ltr">' in html and "Archives" in html
+    assert "Nos lettres\u00a0: inscrivez-vous, ou lisez en ligne les éditions déjà parues." in html
     assert "Dernière édition\u00a0: 26 novembre 2026" in html
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mailbox
 import re
 from email.header import decode_header, make_header
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -211,6 +212,71 @@ def test_the_sign_up_page_names_and_describes_the_list(web) -> None:  # type: ig
     assert web.get("/subscribe?list=nope").status_code == 404
     bad = web.post("/subscribe", data={"email": "nope", "list": "revue"})
     assert bad.status_code == 400 and "Chaque matin" in bad.text  # the form comes back whole
+
+
+class _Inputs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: dict[str, dict[str, str | None]] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "input":
+            fields = dict(attrs)
+            self.found[fields["name"] or ""] = fields
+
+
+def inputs(html: str) -> dict[str, dict[str, str | None]]:
+    """The form's inputs by name, each with its attributes (unescaped, as a browser reads them)."""
+    parser = _Inputs()
+    parser.feed(html)
+    return parser.found
+
+
+@pytest.mark.parametrize("slug, error", [
+    ("revue", "Cette adresse électronique n’est pas valide."),
+    ("arabic", "عنوان البريد الإلكتروني هذا غير صالح."),
+])
+def test_a_refused_sign_up_comes_back_as_the_reader_filled_it(  # type: ignore[no-untyped-def]
+    web, store: Store, slug: str, error: str
+) -> None:
+    typed = {"email": "pas-une-adresse <b>", "name": 'Nour "<i>" El Idrissi', "list": slug}
+    response = web.post("/subscribe", data=typed)
+    assert response.status_code == 400
+    html = response.text
+    assert f'<p class="error" id="subscribe-error" role="alert">{error}</p>' in html
+    fields = inputs(html)
+    assert fields["email"]["value"] == "pas-une-adresse <b>"
+    assert fields["email"]["aria-invalid"] == "true"
+    assert fields["email"]["aria-describedby"] == "subscribe-error"
+    assert fields["name"]["value"] == 'Nour "<i>" El Idrissi'
+    assert fields["list"]["value"] == slug
+    # escaped: the typed text is a value, never markup
+    assert 'value="pas-une-adresse &lt;b&gt;"' in html
+    assert 'value="Nour &#34;&lt;i&gt;&#34; El Idrissi"' in html and "<i>" not in html
+    assert statuses(store, "pas-une-adresse <b>") == {} and messages(web.outbox) == []
+    # the same form, first shown, is empty and accuses nothing
+    first = web.get(f"/subscribe?list={slug}").text
+    blank = inputs(first)
+    assert blank["email"]["value"] == "" and blank["name"]["value"] == ""
+    assert "aria-invalid" not in blank["email"] and 'role="alert"' not in first
+
+
+def test_a_refused_json_sign_up_answers_as_before(web) -> None:  # type: ignore[no-untyped-def]
+    bad = web.post("/subscribe", json={"email": "pas-une-adresse", "name": "Nour", "list": "revue"})
+    assert bad.status_code == 400
+    assert bad.json() == {"error": "Cette adresse électronique n’est pas valide.", "field": "email"}
+
+
+def test_sign_up_without_a_list_offers_every_list(web) -> None:  # type: ignore[no-untyped-def]
+    """A new site: nothing sent yet, and still every list to choose from (/ leads there too)."""
+    for start in ("/subscribe", "/"):
+        response = web.get(start)
+        assert response.status_code == 200 and str(response.url).endswith("/archive")
+        html = response.text
+        for slug in ("revue", "digest", "arabic"):
+            assert f'href="/subscribe?list={slug}">S’inscrire à cette lettre</a>' in html
+        assert "Revue &lt;de&gt; presse" in html and 'lang="ar" dir="rtl">النشرة</span>' in html
+        assert html.count("Aucune édition n’a encore été publiée.") == 3
 
 
 def test_subscribe_then_confirm(web, store: Store) -> None:  # type: ignore[no-untyped-def]

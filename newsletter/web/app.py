@@ -240,7 +240,7 @@ def create_app(
             return message(language, text("error_title", language), text("no_list", language), 404)
         language = language_of(lst.language)
         return page("subscribe.html", language, title=text("subscribe_title", language),
-                    list=lst, error="")
+                    list=lst, error="", invalid="", email="", reader_name="")
 
     async def subscribe(request: Request) -> Response:
         if request.method == "OPTIONS":  # not a CORS preflight from an allowed site
@@ -273,8 +273,12 @@ def create_app(
                 return JSONResponse(payload, status_code)
             title = text("subscribe_title", language)
             if status_code == 400 and lst is not None:
+                # The form again, as the reader filled it (escaped by the template), and the
+                # field at fault marked for screen readers.
                 return page("subscribe.html", language, 400, title=title, list=lst,
-                            error=text(key, language))
+                            error=text(key, language), invalid=field,
+                            email=fields.get("email", "")[:320],
+                            reader_name=fields.get("name", "")[:200])
             return message(language, title, text(key, language), status_code)
 
         if lst is None:

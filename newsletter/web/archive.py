@@ -1,6 +1,7 @@
 """The public archive of sent editions: what every email's "view in browser" link opens.
 
-    GET /archive                  the lists that have sent editions (page in the reader's language)
+    GET /archive                  every list: the declared ones, each with its sign-up link, and
+                                  those with sent editions (page in the reader's language)
     GET /archive/<slug>           one list's sent editions, newest first, PAGE_SIZE a page (?page=N)
     GET /archive/<slug>/<date>    one edition (date as YYYY-MM-DD), as its readers got it
     GET /archive/<slug>/feed.xml  the list's newest sent editions as an Atom feed (see feed.py)
@@ -21,6 +22,7 @@ import dataclasses
 import functools
 import logging
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -74,7 +76,7 @@ class ArchivedList:
     name: str
     language: str
     editions: int
-    latest: date
+    latest: date | None  # None: nothing sent yet
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +104,15 @@ def archived_lists(store: Store) -> list[ArchivedList]:
             .order_by(MailingList.name, MailingList.slug)
         ).all()
     return [ArchivedList(*row) for row in rows]
+
+
+def public_lists(store: Store, declared: Iterable[ListConfig]) -> list[ArchivedList]:
+    """What the index shows, by name: the lists with sent editions, and every DECLARED list
+    (one with nothing sent yet is there too: readers can sign up to it)."""
+    lists = {lst.slug: lst for lst in archived_lists(store)}
+    for lst in declared:
+        lists.setdefault(lst.slug, ArchivedList(lst.slug, lst.name, lst.language, 0, None))
+    return sorted(lists.values(), key=lambda lst: (lst.name, lst.slug))
 
 
 def archived_editions(
@@ -180,10 +191,11 @@ def archive_routes(config: Config, store: Store) -> list[Route]:
 
     async def index(request: Request) -> Response:
         language = request_language(request)
-        lists = await run_in_threadpool(archived_lists, store)
+        lists = await run_in_threadpool(public_lists, store, declared.values())
         return page(
             "archive.html", language, title=text("archive_title", language),
-            lists=[(lst, _direction(lst.language), format_day(lst.latest, language),
+            lists=[(lst, _direction(lst.language),
+                    format_day(lst.latest, language) if lst.latest else "",
                     declared.get(lst.slug)) for lst in lists],
         )
 

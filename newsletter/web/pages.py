@@ -119,9 +119,9 @@ STRINGS: dict[str, dict[str, str]] = {
     # the public archive (newsletter/web/archive.py)
     "archive_title": {"fr": "Archives", "en": "Archive", "ar": "الأرشيف"},
     "archive_intro": {
-        "fr": "Nos lettres déjà parues, à lire en ligne.",
-        "en": "Our lists' past editions, to read online.",
-        "ar": "الأعداد السابقة من نشراتنا، للقراءة على الإنترنت.",
+        "fr": "Nos lettres\u00a0: inscrivez-vous, ou lisez en ligne les éditions déjà parues.",
+        "en": "Our lists: subscribe to one, or read their past editions online.",
+        "ar": "نشراتنا: اشترك فيها، أو اقرأ أعدادها السابقة على الإنترنت.",
     },
     "archive_empty": {
         "fr": "Aucune édition n’a encore été publiée.",
