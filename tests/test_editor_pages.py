@@ -347,11 +347,46 @@ def test_sources_page_lists_file_sources_with_kind_url_tags_and_state(desk: Test
     html = desk.get("/editor/sources", headers=EN).text
     row = _section(html, 'data-source="journal"')
     assert "Le Journal" in row and "newsletter.toml" in row and "Feed" in row
-    assert desk.server.url("/journal.xml") in row and "culture" in row and "Collected" in row
+    assert desk.server.url("/journal.xml") in row and "culture" in row
+    assert "Not collected yet" in row  # nothing has run yet
     journal = _source(desk.store, "journal")
     detail = desk.get(f"/editor/sources/{journal.id}", headers=EN).text
     assert "declared in newsletter.toml" in detail and f'action="/editor/sources/{journal.id}"' not in detail
     assert desk.get("/editor/sources/999999").status_code == 404
+
+
+def test_a_source_badge_says_how_its_collection_goes(desk: TestClient) -> None:
+    journal = _source(desk.store, "journal")
+
+    def badge() -> tuple[str, ...]:
+        row = _section(desk.get("/editor/sources", headers=EN).text, 'data-source="journal"')
+        return re.search(r'class="badge state-([a-z-]+)">([^<]+)<', row).groups()
+
+    assert badge() == ("new", "Not collected yet")
+    with desk.store.session() as session:
+        session.execute(update(Source).where(Source.id == journal.id).values(
+            last_fetched_at=datetime(2026, 11, 30, tzinfo=UTC), error_count=2, last_error="HTTP 503"))
+        session.commit()
+    assert badge() == ("failing", "Failing")
+    french = desk.get(f"/editor/sources/{journal.id}", headers={"Accept-Language": "fr"}).text
+    assert "En échec" in french
+    with desk.store.session() as session:
+        session.execute(update(Source).where(Source.id == journal.id).values(error_count=0))
+        session.commit()
+    assert badge() == ("collected", "Collected")
+
+
+def test_a_site_whose_article_was_added_by_address_is_not_called_an_import(desk: TestClient) -> None:
+    with desk.store.session() as session:
+        session.add(Source(name="url:exemple.ma", kind="page", url="https://exemple.ma/",
+                           label="exemple.ma", tags=[], origin="import"))
+        session.commit()
+    site = _source(desk.store, "url:exemple.ma")
+    page = desk.get(f"/editor/sources/{site.id}", headers=EN).text
+    assert "Articles added by their address" in page and "An edition page" in page
+    assert "Imported files" not in page and "newsletter import" not in page
+    french = desk.get("/editor/sources", headers={"Accept-Language": "fr"}).text
+    assert "Articles ajoutés par leur adresse" in french
 
 
 def test_add_edit_and_disable_a_web_source(desk: TestClient) -> None:
@@ -605,6 +640,7 @@ def test_a_web_source_at_a_private_address_is_refused_unless_the_intranet_is_all
         assert refused.value.code == "url-private" and "web.fetch_private = true" in str(refused.value)
         french = translations("fr").gettext(PROBLEMS["url-private"])
         assert french.startswith("L’adresse {url} est privée")
+        assert "l’administrateur du site peut accepter des sources de l’intranet" in french
         for address in ("http://10.0.0.7/rss", "http://169.254.169.254/", "http://localhost/feed"):
             with pytest.raises(SourceInputError):
                 add_web_source(session, make_config(), SourceFields(name="x", url=address))

@@ -54,8 +54,9 @@ PROBLEMS = {
     "local files are declared in newsletter.toml.",
     "url": "The URL must be an http:// or https:// address with a host name: {url}",
     "url-taken": "This URL is already collected as the source {name}.",
-    "url-private": "The address {url} is private, loopback or link-local, not on the public web "
-    "(set web.fetch_private = true in newsletter.toml to allow intranet sources).",
+    "url-private": "The address {url} is private, loopback or link-local, not on the public web: "
+    "the site's administrator can allow intranet sources (web.fetch_private = true in "
+    "newsletter.toml).",
     "tag": "The tag {tag} is longer than 100 characters.",
     "language": "The language must be a code such as fr, en or ar, or empty to detect it.",
     "label": "The label is longer than 200 characters.",
@@ -100,9 +101,10 @@ class SourceEntry:
 
     @property
     def state(self) -> str:
-        """collected, disabled (in the web app), disabled-in-file, not-in-file or import."""
+        """collected, disabled (in the web app), disabled-in-file, not-in-file, import (the files
+        of `newsletter import`) or added-by-address (a site's articles added on an edition page)."""
         if self.origin == ORIGIN_IMPORT:
-            return "import"
+            return "import" if self.kind == "file" else "added-by-address"
         if self.origin == ORIGIN_FILE and not self.in_file:
             return "not-in-file"
         if not self.enabled:
