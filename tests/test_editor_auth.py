@@ -4,9 +4,11 @@ throttling, and a walk over every route of the app proving none is open by mista
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
@@ -20,9 +22,11 @@ from newsletter.accounts import (
 from newsletter.cli import cli
 from newsletter.errors import InputError
 from newsletter.store.db import Store
+from newsletter.store.models import Edition, MailingList
 from newsletter.web.editor.base import safe_next
 
 from .editor_support import (  # noqa: F401 (fixtures)
+    BASE_URL,
     EDITOR,
     PASSWORD,
     csrf_of,
@@ -220,3 +224,118 @@ def test_editors_add_prompts_for_the_password(store: Store, tmp_path, monkeypatc
     assert again.exit_code == 1 and "already exists" in again.output
     listed = runner.invoke(cli, ["--config", str(config), "editors", "list"])
     assert "nadia" in listed.output
+
+
+# -- a refused change says so, in the editor's language --------------------------------------------
+
+
+def _draft(store: Store) -> int:
+    with store.session() as session:
+        list_id = session.scalar(select(MailingList.id).where(MailingList.slug == "revue"))
+        edition = Edition(list_id=list_id, date=date(2026, 12, 1), status="draft")
+        session.add(edition)
+        session.commit()
+        return edition.id
+
+
+def _subject(store: Store, edition_id: int) -> str:
+    with store.session() as session:
+        return session.get(Edition, edition_id).subject
+
+
+def _log_out_and_in_elsewhere(client: TestClient) -> str:
+    """The stale token of a page opened before the editor logged out and in in another tab."""
+    stale = client.csrf
+    assert client.post("/editor/logout", data={"csrf_token": stale}).status_code == 200
+    assert log_in(client).status_code == 303
+    return stale
+
+
+def test_a_form_sent_from_a_stale_page_gets_a_page_with_the_way_back_and_its_text(
+    logged_in: TestClient,
+) -> None:
+    edition = _draft(logged_in.store)
+    page = f"/editor/editions/{edition}"
+    stale = _log_out_and_in_elsewhere(logged_in)
+    typed = {"subject": "Le marché ce matin", "intro": "Deux lignes\nd’introduction <b>", "csrf_token": stale}
+    refused = logged_in.post(f"{page}/fields", data=typed, headers={"Referer": BASE_URL + page},
+                             follow_redirects=False)
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
+    assert refused.headers["cache-control"] == "no-store"
+    html = refused.text
+    assert 'lang="fr"' in html and "La page avait expiré" in html and "Rien n’a été modifié" in html
+    assert f'<a href="{page}">Revenir à la page</a>' in html
+    assert "Se déconnecter" in html  # the editor layout, logged in (the other tab's session)
+    assert ">Le marché ce matin</textarea>" in html
+    assert "Deux lignes\nd’introduction &lt;b&gt;</textarea>" in html  # escaped, line kept
+    assert "csrf" not in html.split("Votre texte")[1].lower()  # the token is not shown back
+    assert _subject(logged_in.store, edition) == ""
+    english = logged_in.post(f"{page}/fields", data=typed, follow_redirects=False,
+                             headers={"Referer": BASE_URL + page, "Accept-Language": "en"})
+    assert english.status_code == 403 and "The page had expired" in english.text
+
+
+def test_the_pages_javascript_gets_the_refusal_as_json_in_the_editors_language(
+    logged_in: TestClient,
+) -> None:
+    edition = _draft(logged_in.store)
+    stale = _log_out_and_in_elsewhere(logged_in)
+    url = f"/editor/editions/{edition}/fields"
+    script = {"Accept": "application/json", "X-CSRF-Token": stale}
+    refused = logged_in.post(url, data={"subject": "x"}, headers=script)
+    assert refused.status_code == 403
+    assert refused.json() == {"error": "Cette page a expiré. Rechargez-la (copiez d’abord votre "
+                                       "texte), puis refaites la modification."}
+    english = logged_in.post(url, data={"subject": "x"}, headers={**script, "Accept-Language": "en"})
+    assert english.json()["error"].startswith("This page has expired. Reload it")
+    fresh = csrf_of(logged_in.get("/editor").text)
+    assert logged_in.post("/editor/logout", data={"csrf_token": fresh}).status_code == 200
+    ended = logged_in.post(url, data={"subject": "x"}, headers=script)
+    assert ended.status_code == 403
+    assert ended.json()["error"].startswith("Votre session a pris fin. Reconnectez-vous")
+    assert _subject(logged_in.store, edition) == ""
+
+
+def test_a_form_sent_after_the_session_ended_leads_to_the_login_then_back(logged_in: TestClient) -> None:
+    edition = _draft(logged_in.store)
+    page = f"/editor/editions/{edition}"
+    token = logged_in.csrf
+    assert logged_in.post("/editor/logout", data={"csrf_token": token}).status_code == 200
+    refused = logged_in.post(f"{page}/fields", data={"summary": "x", "title": "Mon titre", "csrf_token": token},
+                             headers={"Referer": BASE_URL + page}, follow_redirects=False)
+    assert refused.status_code == 403 and "Votre session a pris fin" in refused.text
+    login = f"/editor/login?next=/editor/editions/{edition}"
+    assert f'<a href="{login}">Se reconnecter et revenir à la page</a>' in refused.text
+    assert ">Mon titre</textarea>" in refused.text and "Se déconnecter" not in refused.text
+    form = logged_in.get(login).text
+    assert f'name="next" value="{page}"' in form
+    back = logged_in.post("/editor/login", data={"name": EDITOR, "password": PASSWORD, "next": page,
+                                                 "csrf_token": csrf_of(form)}, follow_redirects=False)
+    assert back.headers["location"] == page and _subject(logged_in.store, edition) == ""
+
+
+@pytest.mark.parametrize("referer", [
+    "https://evil.example/editor/editions/1",  # another site
+    "https://evil.example/editor",
+    BASE_URL + "//evil.example/editor",  # a path that a browser reads as another host
+    BASE_URL + "/archive",  # not an editor page
+    BASE_URL + "/editorial",
+    BASE_URL + "/editor/subscribers/import",  # the answer to a POST: no page to go back to
+    "",  # none sent
+])
+def test_the_way_back_is_an_editor_page_of_this_site_only(logged_in: TestClient, referer: str) -> None:
+    stale = _log_out_and_in_elsewhere(logged_in)
+    headers = {"Referer": referer} if referer else {}
+    refused = logged_in.post("/editor/sources", data={"csrf_token": stale, "summary": "planted text"},
+                             headers=headers, follow_redirects=False)
+    assert refused.status_code == 403
+    assert '<a href="/editor">Revenir au tableau de bord</a>' in refused.text
+    assert "planted text" not in refused.text  # a forged form's text is never shown back
+
+
+def test_the_way_back_keeps_the_pages_query(logged_in: TestClient) -> None:
+    stale = _log_out_and_in_elsewhere(logged_in)
+    page = "/editor/subscribers?q=dupont&page=2"
+    refused = logged_in.post("/editor/logout", data={"csrf_token": stale}, headers={"Referer": BASE_URL + page})
+    assert refused.status_code == 403
+    assert '<a href="/editor/subscribers?q=dupont&amp;page=2">' in refused.text

@@ -51,6 +51,7 @@ from .editor_support import (  # noqa: F401 (fixtures)
     logged_in_fixture,
 )
 from .support.httpserver import LocalServer, Reply, Request, http_server  # noqa: F401 (fixture)
+from .support.web import web_config
 
 EN = {"Accept-Language": "en"}
 # 2026-12-01 05:00 UTC is 06:00 in Casablanca (UTC+1): the revue list sends at 07:00 local.
@@ -141,6 +142,36 @@ def test_dashboard_shows_a_held_edition_and_a_sending_one_with_progress(logged_i
     assert re.search(r'<td class="num">3</td>', row)
 
 
+def test_a_draft_of_a_list_sent_without_review_awaits_no_one(  # type: ignore[no-untyped-def]
+    store: Store, make_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # nashra, the last list of LISTS, goes out as built: review = "auto"
+    config = web_config(make_config, tmp_path, monkeypatch, LISTS + 'review = "auto"\n', base_url=BASE_URL)
+    with store.session() as session:
+        sync_lists(session, load_lists(tmp_path / "subscribers" / "lists.toml"))
+        add_editor(session, "salma", "correct horse battery")
+        session.commit()
+    clock = Clock()
+    client = TestClient(create_app(config, store, clock=clock), base_url=BASE_URL)
+    assert log_in(client).status_code == 303
+    clock.now = MORNING.timestamp()
+    auto = _edition(store, "nashra", date(2026, 12, 1), "draft")
+    reviewed = _edition(store, "revue", date(2026, 12, 1), "draft")
+    html = client.get("/editor", headers=EN).text
+    nashra, revue = _section(html, 'data-list="nashra"'), _section(html, 'data-list="revue"')
+    assert f'href="/editor/editions/{auto}"' in nashra and "sent as built, without review" in nashra
+    assert "Draft: goes out as built" in nashra and "awaiting review" not in nashra
+    assert not nashra.startswith('<article class="card attention"')
+    assert f'href="/editor/editions/{reviewed}"' in revue and "Draft: awaiting review" in revue
+    assert revue.startswith('<article class="card attention"')
+    french = _section(client.get("/editor").text, 'data-list="nashra"')
+    assert "Brouillon\u00a0: sera envoyé tel quel" in french and "à relire" not in french
+    # a held edition waits for an editor whatever the list's setting (it was held before)
+    _edition(store, "nashra", date(2026, 11, 30), "held")
+    held = _section(client.get("/editor", headers=EN).text, 'data-list="nashra"')
+    assert held.startswith('<article class="card attention"')
+
+
 def test_dashboard_recent_sends_count_delivered_bounced_and_unsubscribed(logged_in: TestClient) -> None:
     store = logged_in.store
     ids = _members(store, "revue", ("a@example.org", ""), ("b@example.org", ""), ("c@example.org", ""))
@@ -216,6 +247,40 @@ def test_subscriber_page_shows_lists_statuses_and_consent_history(logged_in: Tes
     assert history.index("one-click") < history.index("csv:test.csv")  # newest first
     assert "csv:arabe.csv" in history and "Added" in history
     assert logged_in.get("/editor/subscribers/999999").status_code == 404
+
+
+# Past PostgreSQL's INTEGER ids, past SQLite's 64-bit ones, past anything.
+TOO_LARGE = ("2147483648", "9223372036854775808", "99999999999999999999999")
+
+
+def test_an_id_too_large_for_the_database_is_unknown_like_any_other(logged_in: TestClient) -> None:
+    token = {"csrf_token": logged_in.csrf}
+    for number in TOO_LARGE:
+        for method, path in [
+            ("GET", "/editor/editions/{}"), ("GET", "/editor/editions/{}/preview"),
+            ("GET", "/editor/editions/{}/email.html"), ("POST", "/editor/editions/{}/approve"),
+            ("POST", "/editor/editions/{}/items/1/text"),
+            ("GET", "/editor/sources/{}"), ("POST", "/editor/sources/{}"),
+            ("POST", "/editor/sources/{}/enabled"), ("GET", "/editor/subscribers/{}"),
+        ]:
+            data = token if method == "POST" else None
+            unknown = logged_in.request(method, path.format(999999), data=data)
+            answer = logged_in.request(method, path.format(number), data=data)
+            assert answer.status_code == unknown.status_code == 404, (path, number)
+            assert answer.text == unknown.text.replace("999999", number), (path, number)
+        script = logged_in.post(f"/editor/editions/{number}/approve", data=token,
+                                headers={"Accept": "application/json"})
+        assert script.status_code == 404 and script.json() == {"error": f"Il n’y a pas d’édition {number}."}
+
+
+def test_a_page_number_past_any_subscriber_shows_the_first_page(logged_in: TestClient) -> None:
+    _members(logged_in.store, "revue", *[(f"lecteur{i:02d}@example.org", "") for i in range(60)])
+    for page in (*TOO_LARGE, "0", "-3", "deux"):
+        found = logged_in.get("/editor/subscribers", params={"page": page}, headers=EN)
+        assert found.status_code == 200 and "page 1 of 2" in found.text, page
+        assert "lecteur00@example.org" in found.text, page
+    last = logged_in.get("/editor/subscribers", params={"page": "2147483647"}, headers=EN)
+    assert last.status_code == 200 and "page 2147483647 of 2" in last.text  # past the end: empty
 
 
 CSV = (

@@ -5,7 +5,9 @@ session of an active editor whose password has not changed since (the session ke
 of it, :func:`newsletter.accounts.session_stamp`); anonymous GETs are sent to the login page,
 anything else gets 403. A state-changing request (any method but GET/HEAD) must carry the
 session's CSRF token, as the ``csrf_token`` form field or the ``X-CSRF-Token`` header (the
-JavaScript sends the header); a missing or wrong one is a 403 that changes nothing.
+JavaScript sends the header); a missing or wrong one is a 403 that changes nothing. Both refusals
+speak the editor's language: JSON for the page's JavaScript, else a page that says what happened
+and leads back to the page the form was on (or to the login, then back there).
 
 Sessions are Starlette's signed cookie (HttpOnly, SameSite=Lax, Secure when ``web.base_url``
 is https): it holds the editor's id, the stamp and the CSRF token, nothing secret.
@@ -20,12 +22,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import jinja2
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Match
 
 from newsletter.accounts import session_stamp
 from newsletter.audience.lists import ListConfig
@@ -41,6 +44,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SESSION_MAX_AGE = 12 * 3600  # a working day; then log in again
+# Row ids are INTEGER columns: 32 bits on PostgreSQL (SQLite's hold 64, the schema is the same).
+MAX_ROW_ID = 2**31 - 1
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -149,15 +154,18 @@ def editor_route(site: EditorSite) -> Callable[[Endpoint], Endpoint]:
         @functools.wraps(endpoint)
         async def guarded(request: Request) -> Response:
             editor = await run_in_threadpool(_session_editor, site, request)
-            if editor is None:
-                if request.method in SAFE_METHODS:
-                    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                    return RedirectResponse(f"{LOGIN_PATH}?next={quote(target)}", status_code=303)
-                return _refuse(request, "login required")
-            request.state.editor = editor
             try:
+                if editor is None:
+                    if request.method in SAFE_METHODS:
+                        target = request.url.path + (
+                            f"?{request.url.query}" if request.url.query else ""
+                        )
+                        return RedirectResponse(f"{LOGIN_PATH}?next={quote(target)}",
+                                                status_code=303)
+                    return await _refuse(site, request, session_ended=True)
+                request.state.editor = editor
                 if request.method not in SAFE_METHODS and not await csrf_ok(request):
-                    return _refuse(request, "missing or wrong CSRF token: reload the page and retry")
+                    return await _refuse(site, request, session_ended=False)
                 return await endpoint(request)
             finally:
                 await request.close()  # the form's uploaded files, spooled to disk
@@ -183,10 +191,63 @@ def _session_editor(site: EditorSite, request: Request) -> Editor | None:
     return editor
 
 
-def _refuse(request: Request, reason: str) -> Response:
+async def _refuse(site: EditorSite, request: Request, *, session_ended: bool) -> Response:
+    """The 403 of a change refused: the session has ended, or the page the form was on is older
+    than the session (its CSRF token is stale: a logout and login in another tab). The page's
+    JavaScript gets JSON; a form gets a page that says nothing was changed and leads back to the
+    page it was on (through the login for an ended session), with the text it carried."""
+    _ = site.gettext(request)
     if "application/json" in request.headers.get("accept", "") or request.headers.get(CSRF_HEADER):
+        if session_ended:
+            reason = _("Your session has ended. Log in again (copy your text first), then redo "
+                       "the change.")
+        else:
+            reason = _("This page has expired. Reload it (copy your text first), then redo the "
+                       "change.")
         return JSONResponse({"error": reason}, status_code=403, headers=PRIVATE_HEADERS)
-    return Response(reason, status_code=403, media_type="text/plain", headers=PRIVATE_HEADERS)
+    page = _form_page(site, request)
+    back = page or "/editor"
+    return site.render(
+        request, "refused.html", status_code=403, session_ended=session_ended,
+        from_page=page is not None,
+        back=f"{LOGIN_PATH}?next={quote(back)}" if session_ended else back,
+        typed=await _typed_text(request, _) if page else [],
+    )
+
+
+def _form_page(site: EditorSite, request: Request) -> str | None:
+    """The editor page a form was sent from (path and query), as the browser names it in the
+    Referer; None when that is not a page of this site a link can open again (another site's
+    page, a forged request's, or the answer to a POST such as an import report)."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    ours = {request.url.netloc, urlsplit(site.config.web.base_url).netloc}
+    path = unquote(referer.path)
+    if not referer.netloc or referer.netloc not in ours:
+        return None
+    if path != "/editor" and not path.startswith("/editor/"):
+        return None
+    scope = {"type": "http", "method": "GET", "path": path, "root_path": ""}
+    if not any(route.matches(scope)[0] is Match.FULL for route in request.app.routes):
+        return None
+    return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
+
+
+async def _typed_text(request: Request, _: Callable[[str], str]) -> list[tuple[str, str]]:
+    """What the editor typed in a refused form, as (label, text): an edition's subject,
+    preheader and intro, an article's title and summary. Shown back to be copied."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return []
+    form = await request.form()
+    labels = {"subject": _("Subject"), "preheader": _("Preheader"), "intro": _("Intro"),
+              "title": _("Title"), "summary": _("Summary")}
+    return [(label, text) for name, label in labels.items()
+            if isinstance(text := form.get(name), str) and text.strip()]
+
+
+def fits_row_id(number: int) -> bool:
+    """Whether NUMBER can be a row's id. An ``{id:int}`` of an address can be any number; past
+    MAX_ROW_ID it names no row (a 404), and the database would fail on it, not find nothing."""
+    return 0 <= number <= MAX_ROW_ID
 
 
 def safe_next(target: str | None) -> str:

@@ -50,7 +50,7 @@ from newsletter.editions import (
 from newsletter.errors import EditionError, InputError, NewsletterError
 from newsletter.render import subject_for
 from newsletter.store.models import Edition
-from newsletter.web.editor.base import PRIVATE_HEADERS, EditorSite, editor_route
+from newsletter.web.editor.base import PRIVATE_HEADERS, EditorSite, editor_route, fits_row_id
 from newsletter.web.editor.problems import describe
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class NotFound(Exception):
 def load_edition(session: Session, site: EditorSite, edition_id: int) -> tuple[Edition, ListConfig]:
     """The edition and its list's configuration; NotFound, or EditionError for a list that
     subscribers/lists.toml no longer declares."""
-    if session.get(Edition, edition_id) is None:
+    if not fits_row_id(edition_id) or session.get(Edition, edition_id) is None:
         raise NotFound(edition_id)
     edition = get_edition(session, edition_id)
     slug = edition.mailing_list.slug

@@ -24,7 +24,7 @@ from newsletter.audience.lists import sync_lists
 from newsletter.audience.lookup import profile, search
 from newsletter.audience.subscribers import SyncReport, import_file
 from newsletter.errors import NewsletterError
-from newsletter.web.editor.base import EditorSite, editor_route
+from newsletter.web.editor.base import EditorSite, editor_route, fits_row_id
 from newsletter.web.editor.dashboard import formats
 from newsletter.web.editor.problems import describe, say
 
@@ -33,10 +33,13 @@ _UNSAFE = re.compile(r"[^\w.-]+")
 
 
 def _page_number(value: str | None) -> int:
+    """The page asked for; the first for what is no page: text, 0, or a number past the ids
+    (there are fewer subscribers than ids, and such a page's offset could overflow)."""
     try:
-        return max(1, int(value or "1"))
+        number = int(value or "1")
     except ValueError:
         return 1
+    return number if number >= 1 and fits_row_id(number) else 1
 
 
 def _file_name(upload: UploadFile) -> str:
@@ -70,7 +73,7 @@ def people_routes(site: EditorSite) -> list[Route]:
             with site.store.session() as session:
                 return profile(session, subscriber_id)
 
-        person = await run_in_threadpool(load)
+        person = await run_in_threadpool(load) if fits_row_id(subscriber_id) else None
         if person is None:
             _ = site.gettext(request)
             return site.render(

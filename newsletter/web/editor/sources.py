@@ -47,7 +47,7 @@ from newsletter.collect.sources import (
 )
 from newsletter.errors import FetchError, InputError
 from newsletter.store.models import Source
-from newsletter.web.editor.base import EditorSite, editor_route
+from newsletter.web.editor.base import EditorSite, editor_route, fits_row_id
 from newsletter.web.editor.dashboard import formats
 from newsletter.web.editor.problems import describe
 
@@ -92,7 +92,7 @@ def sources_routes(site: EditorSite) -> list[Route]:
     def detail(request: Request, source_id: int, *, status_code: int = 200, error: str = "",
                error_field: str = "", values: SourceFields | None = None) -> Response:
         with site.store.session() as session:
-            entry = get_source(session, site.config, source_id)
+            entry = get_source(session, site.config, source_id) if fits_row_id(source_id) else None
             history = fetch_history(session, source_id) if entry else []
         if entry is None:
             _ = site.gettext(request)
@@ -201,7 +201,7 @@ def sources_routes(site: EditorSite) -> list[Route]:
         """APPLY to the source in one transaction, then say DONE; a refusal shows the page again
         with it (and, for the edit form, what was typed: VALUES)."""
         with site.store.session() as session:
-            source = session.get(Source, source_id)
+            source = session.get(Source, source_id) if fits_row_id(source_id) else None
             if source is None:
                 return detail(request, source_id)
             try:
