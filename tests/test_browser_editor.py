@@ -65,6 +65,19 @@ def log_in(page: Any, server: LiveServer, target: str) -> None:
     page.wait_for_url(server.url + target)
 
 
+def in_view(page: Any, selector: str) -> bool:
+    """Whether the element SELECTOR is wholly inside the window, as the page is scrolled now."""
+    return page.locator(selector).evaluate(
+        "e => { const box = e.getBoundingClientRect();"
+        " return box.top >= 0 && box.bottom <= window.innerHeight; }"
+    )
+
+
+def included_count(page: Any) -> int:
+    """The header's count of included articles ("Articles inclus : 6")."""
+    return int(re.findall(r"\d+", page.locator("#included-count").inner_text())[-1])
+
+
 def order(page: Any, list_index: int) -> list[str]:
     return page.locator("ol[data-sortable]").nth(list_index).locator("li.item").evaluate_all(
         "items => items.map(li => li.dataset.item)"
@@ -154,6 +167,9 @@ def test_reorder_without_javascript(live_server: LiveServer, editor_account: str
         page.wait_for_load_state()
         assert page.url.endswith(f"#item-{before[1]}")
         assert order(page, section)[:2] == [before[1], before[0]]
+        # its message is in the moved item, where the page landed, not at the top of the page
+        assert "Déplacée en position 1" in page.locator(f"#item-{before[1]} .messages").inner_text()
+        assert in_view(page, f"#item-{before[1]} .messages")
     finally:
         context.close()
 
@@ -163,15 +179,25 @@ def test_leave_out_and_include_without_reloading(live_server: LiveServer, editor
     log_in(page, live_server, f"/editor/editions/{edition}")
     item = page.locator("li.item").last
     item_id = item.get_attribute("data-item")
+    title = item.get_attribute("data-title")
     assert not item.locator(".left-out").is_visible()
+    count = included_count(page)
     page.evaluate("window.notReloaded = true")
     with page.expect_response(lambda r: r.url.endswith(f"/items/{item_id}/include")):
         item.get_by_role("button", name="Écarter").click()
     item.locator(".left-out").wait_for(state="visible")
     assert "excluded" in (item.get_attribute("class") or "")
+    # the header counts it out at once, and the button is named for what it now does
+    page.wait_for_function("n => document.getElementById('included-count').textContent.endsWith(n)",
+                           arg=f"\u00a0: {count - 1}")
+    button = item.locator("form.include button")
+    assert button.get_attribute("aria-label") == f"Inclure\u00a0: {title}"
     with page.expect_response(lambda r: r.url.endswith(f"/items/{item_id}/include")):
         item.get_by_role("button", name="Inclure").click()
     item.locator(".left-out").wait_for(state="hidden")
+    page.wait_for_function("n => document.getElementById('included-count').textContent.endsWith(n)",
+                           arg=f"\u00a0: {count}")
+    assert button.get_attribute("aria-label") == f"Écarter\u00a0: {title}"
     assert page.evaluate("window.notReloaded") is True
     page.reload()
     assert "excluded" not in (page.locator(f"#item-{item_id}").get_attribute("class") or "")
@@ -208,10 +234,32 @@ def test_add_an_article_by_its_url(
     page.get_by_label("Rubrique").select_option("transport")
     page.get_by_role("button", name="Ajouter l’article").click()
     page.wait_for_load_state()
-    assert "Le train à grande vitesse prolongé vers Marrakech" in page.locator(".messages").inner_text()
+    assert "Le train à grande vitesse prolongé vers Marrakech" in page.locator("#add .messages").inner_text()
+    assert page.get_by_label("Adresse de l’article").input_value() == ""  # added: the field is free
     titles = page.locator("input[name='title']").evaluate_all("inputs => inputs.map(i => i.value)")
     assert "Le train à grande vitesse prolongé vers Marrakech" in titles
     assert article_site.requests and article_site.requests[-1].path == "/eco/tgv-marrakech"
+
+
+def test_a_refused_url_is_explained_next_to_its_form_on_a_phone(
+    live_server: LiveServer, editor_account: str, article_site: LocalServer, page: Any, artifacts: Path
+) -> None:
+    edition = draft(live_server, "revue-fr")
+    log_in(page, live_server, f"/editor/editions/{edition}")
+    page.set_viewport_size({"width": 375, "height": 740})
+    gone = article_site.url("/gone")  # the newspaper's site answers 404
+    page.get_by_label("Adresse de l’article").fill(gone)
+    page.get_by_role("button", name="Ajouter l’article").click()
+    page.wait_for_url(re.compile(r"#add$"))
+    page.wait_for_load_state()
+    message = page.locator("#add .messages .error")
+    assert message.inner_text().startswith("Article non ajouté") and gone in message.inner_text()
+    # where the editor is: the message and the field, which still holds what was pasted
+    assert in_view(page, "#add .messages") and in_view(page, "#add input[name='url']")
+    assert page.get_by_label("Adresse de l’article").input_value() == gone
+    assert page.locator(".edition > .messages").count() == 0  # nothing at the top, out of sight
+    assert page.evaluate(NO_HORIZONTAL_SCROLL)
+    shoot(page, artifacts / "refused-url-375.png", full_page=False)
 
 
 def test_preview_at_a_desktop_and_a_phone_width(

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -26,6 +27,7 @@ from newsletter.editions import build_edition, get_edition, rewrite_item
 from newsletter.enrich.pending import enrich_pending
 from newsletter.store.models import ArticleTag, DeliveryBatch, Edition, EditionItem, MailingList
 from newsletter.summarize.pending import summarize_pending
+from newsletter.web.editor.editions import edition_schedule
 
 from .editor_support import EDITOR, editor_web_fixture, logged_in_fixture  # noqa: F401 (fixtures)
 from .support.httpserver import LocalServer, Reply
@@ -143,10 +145,34 @@ def messages(html: str) -> list[str]:
     return [re.sub(r"\s+", " ", m).strip() for m in re.findall(r'<p class="(?:notice|error)" role="\w+">(.*?)</p>', html, re.S)]
 
 
+def part(html: str, element_id: str) -> str:
+    """The HTML of the page's element ELEMENT_ID (a section or an item), to its end."""
+    tail = html.split(f'id="{element_id}"', 1)[1]
+    return tail.split("</li>" if element_id.startswith("item-") else "</section>", 1)[0]
+
+
+def top(html: str) -> str:
+    """The page above its first panel: the header, and the messages shown there."""
+    return html.split('<section id="fields"', 1)[0]
+
+
+def schedule_line(html: str) -> str:
+    found = re.search(r'<p class="schedule">(.*?)</p>', html, re.S)
+    assert found, "no schedule line"
+    return re.sub(r"[ \t\n]+", " ", found.group(1)).strip()  # its no-break spaces kept
+
+
+def set_clock(desk: Desk, moment: datetime) -> None:
+    desk.client.clock.now = moment.timestamp()  # type: ignore[attr-defined]
+
+
 # -- the page ----------------------------------------------------------------------------------
 
 
 def test_the_editor_shows_items_by_section_and_when_the_edition_goes_out(desk: Desk) -> None:
+    send_at = curate.scheduled_send(desk.lists["revue"], desk.edition().date)
+    assert send_at is not None
+    set_clock(desk, send_at - timedelta(hours=1))  # before its send time, whatever the hour now
     html = desk.page()
     assert "Économie" in html and "Culture" in html
     assert html.index("Économie") < html.index("Culture")  # the list's order
@@ -166,6 +192,43 @@ def test_the_editor_shows_items_by_section_and_when_the_edition_goes_out(desk: D
     assert desk.client.get("/editor/editions/9999/preview").status_code == 404
 
 
+def test_a_draft_past_its_send_time_says_it_was_not_sent_and_whose_the_next_send_is(desk: Desk) -> None:
+    day = desk.edition().date
+    send_at = curate.scheduled_send(desk.lists["revue"], day)
+    assert send_at is not None and send_at.strftime("%H:%M") == "07:00"
+    tomorrow = day + timedelta(days=1)
+    next_send = (f"Le prochain envoi de la lettre, {tomorrow} 07:00 (Africa/Casablanca), "
+                 f"est pour son édition du {tomorrow}, pas pour celle-ci.")
+    set_clock(desk, send_at + timedelta(hours=12, minutes=15))  # 19:15 in Casablanca
+    line = schedule_line(desk.page())
+    assert line.startswith(f"Brouillon\u00a0: son heure d’envoi, {day} 07:00 (Africa/Casablanca), "
+                           "est passée et il n’a pas été envoyé. Approuvez-le, puis envoyez-le maintenant.")
+    assert "une fois approuvé" not in line and "retenu" not in line
+    assert line.endswith(next_send), line
+    desk.post(f"/editor/editions/{desk.revue}/approve")
+    line = schedule_line(desk.page())
+    assert "est passée\u00a0: envoyez-la maintenant" in line and line.endswith(next_send), line
+    set_clock(desk, send_at - timedelta(minutes=5))  # before it: no word of the next edition
+    line = schedule_line(desk.page())
+    assert "elle part à l’heure prévue, " + f"{day} 07:00" in line and "prochain envoi" not in line
+
+
+def test_an_editions_send_time_is_the_next_of_its_day_else_its_first() -> None:
+    twice = ListConfig(slug="deux", name="Deux", from_name="D", from_address="d@example.org",
+                       tags=["t"], schedule="0 7,19 * * *", timezone="Africa/Casablanca")
+    day = datetime(2026, 12, 1).date()
+    at = lambda hour: datetime(2026, 12, 1, hour, 0, tzinfo=ZoneInfo("Africa/Casablanca"))  # noqa: E731
+    morning = edition_schedule(twice, day, at(6))
+    assert morning.send_at == at(7) and not morning.passed
+    noon = edition_schedule(twice, day, at(12))  # 07:00 missed: the 19:00 send takes it
+    assert noon.send_at == at(19) and not noon.passed and noon.next_send == at(19)
+    night = edition_schedule(twice, day, at(20))  # its day's sends are all past
+    assert night.send_at == at(7) and night.passed
+    assert night.next_send == at(7) + timedelta(days=1) and night.next_day == day + timedelta(days=1)
+    tomorrows = edition_schedule(twice, day + timedelta(days=1), at(12))
+    assert tomorrows.send_at == at(7) + timedelta(days=1) and not tomorrows.passed
+
+
 def test_arabic_items_are_shown_right_to_left(desk: Desk) -> None:
     html = desk.page(desk.nashra)
     (item,) = desk.items("culture", desk.nashra)
@@ -182,22 +245,47 @@ def test_arabic_items_are_shown_right_to_left(desk: Desk) -> None:
 
 def test_leave_out_and_include_an_item(desk: Desk) -> None:
     item = desk.items("economie")[1]
+    count = len(desk.edition().items)
+    assert f"Articles inclus\u00a0: {count}" in top(desk.page())
     response = desk.post(f"/editor/editions/{desk.revue}/items/{item.id}/include", {"included": "0"})
     assert response.status_code == 303
     assert response.headers["location"] == f"/editor/editions/{desk.revue}#item-{item.id}"
     assert not desk.items("economie")[1].included
     html = desk.client.get(response.headers["location"]).text
-    assert "Écartée." in messages(html)
+    assert messages(part(html, f"item-{item.id}")) == ["Écartée."]  # where the redirect lands
+    assert messages(top(html)) == []
     assert re.search(rf'class="item excluded" id="item-{item.id}"', html)
+    assert f"Articles inclus\u00a0: {count - 1}" in top(html)
     answer = desk.post(f"/editor/editions/{desk.revue}/items/{item.id}/include", {"included": "1"}, json=True)
     assert answer.status_code == 200 and answer.json()["included"] is True
+    # the page's JavaScript shows the header's new count without a reload
+    assert answer.json()["included_count"] == count
+    assert answer.json()["included_text"] == f"Articles inclus\u00a0: {count}"
     assert desk.items("economie")[1].included
+
+
+def test_each_items_buttons_are_named_after_its_title(desk: Desk) -> None:
+    first, second = desk.items("economie")[:2]
+    desk.post(f"/editor/editions/{desk.revue}/items/{second.id}/include", {"included": "0"})
+    html = desk.page()
+    for item, include in ((first, "Écarter"), (second, "Inclure")):
+        title = item.article.title
+        labels = re.findall(r'<button[^>]*aria-label="([^"]+)"', part(html, f"item-{item.id}"))
+        assert labels == [f"Enregistrer\u00a0: {title}", f"Monter\u00a0: {title}",
+                          f"Descendre\u00a0: {title}", f"{include}\u00a0: {title}",
+                          f"Régénérer le résumé\u00a0: {title}"], labels
+    # the names the page's JavaScript gives the include button when it flips
+    assert f'data-include-label="Inclure\u00a0: {first.article.title}"' in part(html, f"item-{first.id}")
+    assert f'data-exclude-label="Écarter\u00a0: {first.article.title}"' in part(html, f"item-{first.id}")
 
 
 def test_move_up_and_down_with_forms_and_to_a_place(desk: Desk) -> None:
     first, second, third = (i.id for i in desk.items("economie"))
     response = desk.post(f"/editor/editions/{desk.revue}/items/{third}/move", {"direction": "up"})
     assert response.status_code == 303 and response.headers["location"].endswith(f"#item-{third}")
+    html = desk.client.get(response.headers["location"]).text
+    assert messages(part(html, f"item-{third}")) == ["Déplacée en position 2 sur 3."]
+    assert messages(top(html)) == []
     assert [i.id for i in desk.items("economie")] == [first, third, second]
     desk.post(f"/editor/editions/{desk.revue}/items/{first}/move", {"direction": "up"})  # at the top: stays
     assert [i.id for i in desk.items("economie")] == [first, third, second]
@@ -296,15 +384,46 @@ def test_a_page_that_cannot_be_added_is_named_with_the_reason(desk: Desk, site: 
         ("javascript:alert(1)", "n’est pas une adresse web"),
     ):
         response = desk.post(f"/editor/editions/{desk.revue}/items", {"url": url})
-        assert response.status_code == 303
-        (shown,) = messages(desk.client.get(response.headers["location"]).text)
+        assert response.status_code == 303 and response.headers["location"].endswith("#add")
+        html = desk.client.get(response.headers["location"]).text
+        (shown,) = messages(html)
         assert shown.startswith("Article non ajouté") and url in shown and reason in shown, shown
+        assert messages(part(html, "add")) == [shown]  # next to the form, where the redirect lands
         assert "newsletter.toml" not in shown and "check the source URL" not in shown, shown
         answer = desk.post(f"/editor/editions/{desk.revue}/items", {"url": url}, json=True)
         assert answer.status_code == 409 and url in answer.json()["error"]
     empty = desk.post(f"/editor/editions/{desk.revue}/items", {"url": " "}, json=True)
     assert empty.json()["error"].startswith("Article non ajouté\u00a0: Collez l’adresse de l’article")
     assert len(desk.edition().items) == before
+
+
+def test_a_refused_url_stays_in_the_form_as_text(desk: Desk, site: LocalServer) -> None:
+    gone = site.url("/gone")
+    desk.post(f"/editor/editions/{desk.revue}/items", {"url": gone, "section": "culture"})
+    form = part(desk.page(), "add")
+    assert f'name="url" value="{gone}"' in form
+    assert '<option value="culture" selected>' in form and '<option value="economie">' in form
+    # what was typed comes back as text, never as markup
+    forged = 'javascript:"><b id="forged">x</b>'
+    desk.post(f"/editor/editions/{desk.revue}/items", {"url": forged})
+    html = desk.page()
+    assert 'id="forged"' not in html
+    assert 'name="url" value="javascript:&#34;&gt;&lt;b id=&#34;forged&#34;&gt;x&lt;/b&gt;"' in part(html, "add")
+    # a success empties the field, the next page shows nothing of the earlier refusal
+    assert 'name="url" value=""' in part(desk.page(), "add")
+
+
+def test_a_message_shows_on_its_own_editions_page_and_at_the_top_when_its_form_is_gone(desk: Desk) -> None:
+    base = f"/editor/editions/{desk.revue}"
+    desk.post(base + "/test", {"address": "relecture@example.org"})
+    assert messages(desk.page(desk.nashra)) == []  # another edition's page: not its message
+    assert messages(part(desk.page(), "test")) == ["Test envoyé à relecture@example.org."]
+    desk.post(base + "/approve")
+    response = desk.post(base + "/items", {"url": "https://x.example/a"})  # a stale form
+    assert response.headers["location"].endswith("#add")
+    html = desk.client.get(response.headers["location"]).text
+    assert 'id="add"' not in html  # approved: no add form, the message is at the top
+    assert [m for m in messages(top(html)) if m.startswith("Article non ajouté")], messages(html)
 
 
 # -- approval, sending, a sent edition -----------------------------------------------------------
@@ -353,9 +472,17 @@ def test_approve_unapprove_then_send_now_through_the_outbox(desk: Desk) -> None:
     assert sorted(m["To"] for m in outbox(desk, desk.revue)) == [f"Lecteur {i} <revue{i}@example.org>" for i in range(3)]
     html = desk.client.get(response.headers["location"]).text
     assert "Messages envoyés\u00a0: 3" in html
-    # sending again sends nothing more
-    desk.post(base + "/send")
+    # sending again sends nothing more, and says so
+    again = desk.post(base + "/send")
     assert len(outbox(desk, desk.revue)) == 3
+    sent_on = re.search(r"Envoyée le (\S+ \S+) \(Africa/Casablanca\)", html)
+    assert sent_on, html
+    said = f"Édition déjà envoyée le {sent_on[1]} (Africa/Casablanca)\u00a0: rien n’a été renvoyé."
+    shown = messages(top(desk.client.get(again.headers["location"]).text))
+    assert shown == [said.replace("\u00a0", " ")]  # messages() collapses spaces
+    stale = desk.post(base + "/send", json=True)
+    assert stale.status_code == 409 and stale.json() == {"error": said}
+    assert len(outbox(desk, desk.revue)) == 3 and batches(desk) == 1
 
 
 def test_a_sent_edition_cannot_be_edited(desk: Desk) -> None:
@@ -402,6 +529,13 @@ def test_a_test_send_lands_in_the_outbox_and_is_no_delivery(desk: Desk) -> None:
     assert [m["To"] for m in outbox(desk, 0)][-1] == f"{EDITOR} <salma@example.org>"
     bad = desk.post(base + "/test", {"address": "not an address"}, json=True)
     assert bad.status_code == 409 and "not an address" not in bad.json().get("message", "")
+    # a refusal shows next to the form, the address typed still in it
+    refused = desk.post(base + "/test", {"address": "not an address"})
+    assert refused.headers["location"].endswith("#test")
+    form = part(desk.client.get(refused.headers["location"]).text, "test")
+    assert messages(form)[-1].startswith("Test non envoyé"), messages(form)
+    assert 'name="address" value="not an address"' in form
+    assert 'name="address" value="salma@example.org"' in part(desk.page(), "test")  # then the default
 
 
 # -- the preview -------------------------------------------------------------------------------

@@ -13,18 +13,19 @@
     POST /editor/editions/{id}/test                         the email to one address (address)
 
 and the preview's routes (:mod:`.preview`). A form post answers with a redirect back to the
-editor and a message; a request asking for JSON (the page's JavaScript: ``Accept:
-application/json``) gets ``{"ok": true, ...}``, or ``{"error": ...}`` with 409 when the library
-refused (a sent edition, an unreachable page...). The work is :mod:`newsletter.curate` and
-:mod:`newsletter.editions`; nothing is decided here.
+editor and a message, shown next to the form that was sent (the redirect's anchor), with what
+the editor typed put back in that form after a refusal; a request asking for JSON (the page's
+JavaScript: ``Accept: application/json``) gets ``{"ok": true, ...}``, or ``{"error": ...}`` with
+409 when the library refused (a sent edition, an unreachable page...). The work is
+:mod:`newsletter.curate` and :mod:`newsletter.editions`; nothing is decided here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -49,6 +50,7 @@ from newsletter.editions import (
 )
 from newsletter.errors import EditionError, InputError, NewsletterError
 from newsletter.render import subject_for
+from newsletter.schedule import ListSchedule
 from newsletter.store.models import Edition
 from newsletter.web.editor.base import PRIVATE_HEADERS, EditorSite, editor_route, fits_row_id
 from newsletter.web.editor.problems import describe
@@ -58,6 +60,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 FIELD_LIMITS = {"subject": 300, "preheader": 300, "intro": 5000, "title": 1000, "summary": 5000}
 FLASH = "flash"
+Result = dict[str, Any]  # what an action did: the JSON answer's fields, and its message's values
+KEPT_LIMIT = 1000  # a longer typed value is not put back (the session is a cookie)
 
 
 class NotFound(Exception):
@@ -98,13 +102,54 @@ def wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-def flash(request: Request, kind: str, text: str) -> None:
-    """A message for the next page (kept short: the session is a cookie)."""
-    request.session[FLASH] = [*request.session.get(FLASH, [])[-3:], [kind, text[:600]]]
+@dataclass
+class Message:
+    """A message for the editor after a form post, shown on the edition's next page."""
+
+    kind: str  # notice | error
+    text: str
+    place: str = ""  # the id of the page's part holding the form; "": the top of the page
+    kept: dict[str, str] = field(default_factory=dict)  # what was typed, put back in the form
 
 
-def take_flash(request: Request) -> list[list[str]]:
-    return request.session.pop(FLASH, [])
+def flash(
+    request: Request,
+    edition_id: int,
+    kind: str,
+    text: str,
+    *,
+    place: str = "",
+    kept: dict[str, str] | None = None,
+) -> None:
+    """A message for the edition's next page (kept short: the session is a cookie)."""
+    kept = {name: value for name, value in (kept or {}).items() if len(value) <= KEPT_LIMIT}
+    entry = {"edition": edition_id, "kind": kind, "text": text[:600], "place": place,
+             "kept": kept}
+    request.session[FLASH] = [*request.session.get(FLASH, [])[-3:], entry]
+
+
+def take_flash(request: Request, edition_id: int) -> list[Message]:
+    """The messages for the edition's page; those of other editions wait for theirs."""
+    entries = request.session.get(FLASH, [])
+    mine = [e for e in entries if isinstance(e, dict) and e.get("edition") == edition_id]
+    rest = [e for e in entries if isinstance(e, dict) and e.get("edition") != edition_id]
+    if len(rest) != len(entries):  # old entries without an edition are dropped too
+        if rest:
+            request.session[FLASH] = rest
+        else:
+            del request.session[FLASH]
+    return [Message(str(e.get("kind")), str(e.get("text")), str(e.get("place") or ""),
+                    {str(k): str(v) for k, v in (e.get("kept") or {}).items()}) for e in mine]
+
+
+def by_place(messages: list[Message], places: Iterable[str]) -> dict[str, list[Message]]:
+    """MESSAGES by the part of the page they show in; one whose part is not on the page (an
+    item since removed, the add form of an edition approved meanwhile) at the top."""
+    known = set(places)
+    found: dict[str, list[Message]] = {}
+    for message in messages:
+        found.setdefault(message.place if message.place in known else "", []).append(message)
+    return found
 
 
 def text_field(form: FormData, name: str) -> str | None:
@@ -131,14 +176,17 @@ def answer(
     anchor: str = "",
     data: dict[str, Any] | None = None,
     background: BackgroundTask | None = None,
+    kept: dict[str, str] | None = None,
 ) -> Response:
-    """JSON for the page's JavaScript, else a redirect to the editor with the message."""
+    """JSON for the page's JavaScript, else a redirect to the editor's ANCHOR, where the message
+    shows next to the form; KEPT: the form's fields to fill again."""
     if wants_json(request):
         if error:
             return JSONResponse({"error": error}, status_code=409, headers=PRIVATE_HEADERS)
         return JSONResponse({"ok": True, "message": message, **(data or {})},
                             headers=PRIVATE_HEADERS, background=background)
-    flash(request, "error" if error else "notice", error or message)
+    flash(request, edition_id, "error" if error else "notice", error or message, place=anchor,
+          kept=kept)
     return RedirectResponse(edition_url(edition_id, anchor), status_code=303, background=background)
 
 
@@ -157,13 +205,40 @@ def not_found(site: EditorSite, request: Request, edition_id: int) -> Response:
 class Schedule:
     """When the edition goes out, in its list's time zone."""
 
-    send_at: datetime | None  # the schedule's send time on the edition's day
-    passed: bool
+    send_at: datetime | None  # its day's send time still to come, else its day's first
+    passed: bool  # every send time of its day is past
     timezone: str
+    next_send: datetime | None  # the list's next send time, as the dashboard shows it
+
+    @property
+    def next_day(self) -> date | None:
+        """The day of the edition the list's next send is for."""
+        return self.next_send.astimezone(ZoneInfo(self.timezone)).date() if self.next_send else None
+
+
+def edition_schedule(list_config: ListConfig, day: date, now: datetime) -> Schedule:
+    """When the list's schedule sends the edition of DAY, seen at NOW.
+
+    A send time sends the edition of its own day (:func:`newsletter.jobs.send_list`): once the
+    send times of DAY are past, the list's next send is another edition's, and an edition still
+    unsent then goes out only when an editor sends it.
+    """
+    schedule = ListSchedule.of(list_config)
+    next_send = schedule.next_send(now)
+    if next_send is not None and schedule.local_day(next_send) == day:
+        return Schedule(next_send, False, list_config.timezone, next_send)
+    first = curate.scheduled_send(list_config, day)
+    return Schedule(first, bool(first and first <= now), list_config.timezone, next_send)
 
 
 def local_time(moment: datetime | None, timezone: str) -> str:
     return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def page_places(context: dict[str, Any]) -> set[str]:
+    """The ids of the page's parts that show the messages of their forms (edition.html)."""
+    items = {f"item-{item.id}" for section in context["sections"] for item in section.items}
+    return {"fields", "test", *(["add"] if context["editable"] else []), *items}
 
 
 def page_context(
@@ -171,7 +246,7 @@ def page_context(
 ) -> dict[str, Any]:
     """What edition.html shows."""
     now = datetime.fromtimestamp(site.clock(), UTC)
-    send_at = curate.scheduled_send(list_config, edition.date)
+    schedule = edition_schedule(list_config, edition.date, now)
     return {
         "edition": edition,
         "list": list_config,
@@ -180,8 +255,9 @@ def page_context(
                             for s in list_config.section_order],
         "included_count": len(included_items(edition)),
         "default_subject": subject_for(list_config.name, edition.date, list_config.language),
-        "schedule": Schedule(send_at, bool(send_at and send_at <= now), list_config.timezone),
-        "send_at_local": local_time(send_at, list_config.timezone),
+        "schedule": schedule,
+        "send_at_local": local_time(schedule.send_at, list_config.timezone),
+        "next_send_local": local_time(schedule.next_send, list_config.timezone),
         "sent_at_local": local_time(edition.sent_at, list_config.timezone),
         "delivery": curate.delivery_progress(session, edition.id),
         "editable": edition.status == "draft",
@@ -198,6 +274,7 @@ def editions_routes(site: EditorSite) -> list[Route]:
     @editor_route(site)
     async def edition_page(request: Request) -> Response:
         edition_id = edition_id_of(request)
+        messages = take_flash(request, edition_id)
         try:
             context = await with_edition(
                 site, edition_id, lambda s, e, lc: page_context(s, site, e, lc)
@@ -206,20 +283,23 @@ def editions_routes(site: EditorSite) -> list[Route]:
             return not_found(site, request, edition_id)
         except NewsletterError as exc:
             return site.render(request, "edition_error.html", status_code=409,
-                               message=describe(exc, site.gettext(request)))
+                               message=describe(exc, site.gettext(request)), messages=messages)
         editor = request.state.editor
-        return site.render(request, "edition.html", messages=take_flash(request),
-                           test_address=editor.email, **context)
+        return site.render(request, "edition.html", test_address=editor.email,
+                           messages=by_place(messages, page_places(context)),
+                           kept={k: v for m in messages for k, v in m.kept.items()}, **context)
 
     async def act(
         request: Request,
-        work: Callable[[Session, Edition, ListConfig, FormData], dict[str, Any]],
+        work: Callable[[Session, Edition, ListConfig, FormData], Result],
         *,
-        done: Callable[[dict[str, Any]], str],
+        done: Callable[[Result], str],
         anchor: str = "",
         failed: Callable[[str], str] | None = None,
+        keep: tuple[str, ...] = (),
     ) -> Response:
-        """Parse the form, run WORK on the edition; DONE(result) is the message for the editor."""
+        """Parse the form, run WORK on the edition; DONE(result) is the message for the editor.
+        KEEP: the fields put back in the form after a refusal, for another try."""
         edition_id = edition_id_of(request)
         form = await request.form()
         try:
@@ -228,8 +308,9 @@ def editions_routes(site: EditorSite) -> list[Route]:
             return not_found(site, request, edition_id)
         except NewsletterError as exc:
             reason = describe(exc, site.gettext(request))
+            kept = {name: str(form[name]) for name in keep if isinstance(form.get(name), str)}
             return answer(request, edition_id, error=failed(reason) if failed else reason,
-                          anchor=anchor)
+                          anchor=anchor, kept=kept)
         return answer(request, edition_id, message=done(result), anchor=anchor, data=result)
 
     def item_of(request: Request) -> int:
@@ -241,10 +322,11 @@ def editions_routes(site: EditorSite) -> list[Route]:
     async def fields(request: Request) -> Response:
         _ = site.gettext(request)
 
-        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> dict[str, Any]:
+        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> Result:
             edit_edition(edition, subject=text_field(form, "subject"),
                          preheader=text_field(form, "preheader"), intro=text_field(form, "intro"))
-            return {"subject": edition.subject, "preheader": edition.preheader, "intro": edition.intro}
+            return {"subject": edition.subject, "preheader": edition.preheader,
+                    "intro": edition.intro}
 
         return await act(request, work, done=lambda r: _("Saved."), anchor="fields")
 
@@ -255,7 +337,7 @@ def editions_routes(site: EditorSite) -> list[Route]:
         _ = site.gettext(request)
         item_id = item_of(request)
 
-        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> dict[str, Any]:
+        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> Result:
             item = curate.rewrite_text(edition, item_id, title=text_field(form, "title"),
                                        summary=text_field(form, "summary"))
             article = item.article
@@ -273,9 +355,12 @@ def editions_routes(site: EditorSite) -> list[Route]:
         _ = site.gettext(request)
         item_id = item_of(request)
 
-        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> dict[str, Any]:
+        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> Result:
             item = set_included(edition, item_id, form.get("included") == "1")
-            return {"included": item.included}
+            count = len(included_items(edition))
+            # the page's header counts the included articles: the JavaScript shows this text
+            return {"included": item.included, "included_count": count,
+                    "included_text": _("Articles included: %(count)s") % {"count": count}}
 
         return await act(
             request, work, anchor=f"item-{item_id}",
@@ -287,14 +372,15 @@ def editions_routes(site: EditorSite) -> list[Route]:
         _ = site.gettext(request)
         item_id = item_of(request)
 
-        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> dict[str, Any]:
+        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> Result:
             direction, to = form.get("direction"), str(form.get("to", ""))
             if direction in ("up", "down"):
                 item = curate.shift_item(edition, item_id, -1 if direction == "up" else 1)
             elif to.strip().isdigit():
                 item = move_item(edition, item_id, int(to))
             else:
-                raise InputError("say where to move the item: direction = up or down, or to = a place")
+                raise InputError(
+                    "say where to move the item: direction = up or down, or to = a place")
             order = curate.section_order(edition, item.section)
             return {"order": order, "place": order.index(item.id) + 1, "count": len(order)}
 
@@ -308,7 +394,7 @@ def editions_routes(site: EditorSite) -> list[Route]:
         _ = site.gettext(request)
         item_id = item_of(request)
 
-        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> dict[str, Any]:
+        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> Result:
             return {"summary": curate.regenerate_summary(session, site.config, edition, item_id)}
 
         return await act(request, work, anchor=f"item-{item_id}",
@@ -318,20 +404,21 @@ def editions_routes(site: EditorSite) -> list[Route]:
     async def add_item(request: Request) -> Response:
         _ = site.gettext(request)
 
-        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> dict[str, Any]:
+        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> Result:
             url, section = str(form.get("url", "")), str(form.get("section", ""))
-            added = curate.add_article_by_url(session, site.config, lc, edition, url, section=section)
+            added = curate.add_article_by_url(session, site.config, lc, edition, url,
+                                              section=section)
             item = added.item
             return {"item": item.id, "already": added.already,
                     "title": item.title_override or item.article.title,
                     "section": lc.section_title(item.section)}
 
-        def done(r: dict[str, Any]) -> str:
+        def done(r: Result) -> str:
             if r["already"]:
                 return _("“%(title)s” was already in the edition: it is included.") % r
             return _("Added “%(title)s” to %(section)s.") % r
 
-        return await act(request, work, done=done, anchor="add",
+        return await act(request, work, done=done, anchor="add", keep=("url", "section"),
                          failed=lambda reason: _("Not added: %(reason)s") % {"reason": reason})
 
     # -- the edition as a whole -------------------------------------------------------------------
@@ -340,20 +427,21 @@ def editions_routes(site: EditorSite) -> list[Route]:
     async def rebuild(request: Request) -> Response:
         _ = site.gettext(request)
 
-        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> dict[str, Any]:
+        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> Result:
             curate.rebuild(session, lc, edition)
             return {"included": len(included_items(edition))}
 
         return await act(
             request, work,
-            done=lambda r: _("Draft rebuilt, your edits kept. Articles included: %(included)s.") % r,
+            done=lambda r: _(
+                "Draft rebuilt, your edits kept. Articles included: %(included)s.") % r,
         )
 
     @editor_route(site)
     async def approve_edition(request: Request) -> Response:
         _ = site.gettext(request)
 
-        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> dict[str, Any]:
+        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> Result:
             approve(edition)
             return {"status": edition.status}
 
@@ -363,7 +451,7 @@ def editions_routes(site: EditorSite) -> list[Route]:
     async def unapprove_edition(request: Request) -> Response:
         _ = site.gettext(request)
 
-        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> dict[str, Any]:
+        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> Result:
             unapprove(edition)
             return {"status": edition.status}
 
@@ -378,10 +466,19 @@ def editions_routes(site: EditorSite) -> list[Route]:
         _ = site.gettext(request)
         edition_id = edition_id_of(request)
 
-        def plan(session: Session, edition: Edition, lc: ListConfig) -> int:
+        def plan(session: Session, edition: Edition, lc: ListConfig) -> str | None:
+            """None once the send is planned; the refusal's text for an edition already sent
+            (a stale form, a second click: start_sending would send nothing, say so)."""
+            if edition.status == "sent":
+                if edition.sent_at is None:
+                    return _("Already sent: nothing was sent again.")
+                when = local_time(edition.sent_at, lc.timezone)
+                return _("Already sent on %(when)s (%(tz)s): nothing was sent again.") % {
+                    "when": when, "tz": lc.timezone}
             secret_key()  # ConfigError now rather than in the background
             site.backend()
-            return start_sending(session, site.config, edition)
+            start_sending(session, site.config, edition)
+            return None
 
         def send() -> None:
             try:
@@ -393,14 +490,17 @@ def editions_routes(site: EditorSite) -> list[Route]:
                          edition_id, report.sent, report.sent_batches,
                          "".join(f"; {m}" for m in report.failed))
             except NewsletterError as exc:
-                log.error("edition %s: the send started from the web app stopped: %s", edition_id, exc)
+                log.error("edition %s: the send started from the web app stopped: %s",
+                          edition_id, exc)
 
         try:
-            await with_edition(site, edition_id, plan)
+            refused = await with_edition(site, edition_id, plan)
         except NotFound:
             return not_found(site, request, edition_id)
         except NewsletterError as exc:
             return answer(request, edition_id, error=describe(exc, site.gettext(request)))
+        if refused:
+            return answer(request, edition_id, error=refused)
         return answer(request, edition_id, message=_("Sending: this page shows the progress."),
                       background=BackgroundTask(send))
 
@@ -409,13 +509,13 @@ def editions_routes(site: EditorSite) -> list[Route]:
         _ = site.gettext(request)
         editor = request.state.editor
 
-        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> dict[str, Any]:
+        def work(session: Session, edition: Edition, lc: ListConfig, form: FormData) -> Result:
             address = str(form.get("address", "")).strip() or editor.email
             sent = curate.send_test(site.config, lc, edition, site.backend(), address,
                                     name=editor.name)
             return {"address": sent}
 
-        return await act(request, work, anchor="test",
+        return await act(request, work, anchor="test", keep=("address",),
                          done=lambda r: _("Test sent to %(address)s.") % r,
                          failed=lambda reason: _("Test not sent: %(reason)s") % {"reason": reason})
 

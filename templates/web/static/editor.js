@@ -39,6 +39,25 @@
   }
 
   // -- titles and summaries ----------------------------------------------------------------
+  // An item's buttons are named after its title ("Écarter : <titre>"): renamed with it.
+  function retitle(li, title) {
+    const old = li.dataset.title;
+    if (!old || !title || old === title) return;
+    const renamed = (label) => {
+      const at = label.lastIndexOf(old);
+      return at < 0 ? label : label.slice(0, at) + title + label.slice(at + old.length);
+    };
+    li.querySelectorAll("button[aria-label]").forEach((button) => {
+      button.setAttribute("aria-label", renamed(button.getAttribute("aria-label")));
+    });
+    const include = li.querySelector("form.include");
+    if (include) {
+      include.dataset.includeLabel = renamed(include.dataset.includeLabel || "");
+      include.dataset.excludeLabel = renamed(include.dataset.excludeLabel || "");
+    }
+    li.dataset.title = title;
+  }
+
   function setState(form, text, failed) {
     const state = form.querySelector(".save-state");
     if (!state) return;
@@ -57,6 +76,7 @@
       fields.forEach((field, i) => {
         if (field.value === sent[i]) field.value = back[i];
       });
+      retitle(form.closest("li.item"), answer.title);
       setState(form, form.dataset.saved);
     } catch (error) {
       setState(form, form.dataset.failed + " " + error.message, true);
@@ -154,6 +174,7 @@
   });
 
   // -- inclusion and summaries ----------------------------------------------------------------
+  const includedCount = document.getElementById("included-count");
   editor.querySelectorAll("form.include").forEach((form) => {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -163,7 +184,12 @@
         li.classList.toggle("excluded", !answer.included);
         li.querySelector(".left-out").hidden = answer.included;
         form.elements.included.value = answer.included ? "0" : "1";
-        form.querySelector("button").textContent = answer.included ? form.dataset.exclude : form.dataset.include;
+        const button = form.querySelector("button");
+        button.textContent = answer.included ? form.dataset.exclude : form.dataset.include;
+        const label = answer.included ? form.dataset.excludeLabel : form.dataset.includeLabel;
+        if (label) button.setAttribute("aria-label", label);
+        // the header's count, as the server counts it (another tab may have changed it too)
+        if (includedCount && answer.included_text) includedCount.textContent = answer.included_text;
         announce(answer.message);
       } catch (error) {
         announce(error.message);
