@@ -1,8 +1,13 @@
 """Configuration: ``newsletter.toml`` validated against one declared schema, plus the environment.
 
-Each section is a dataclass; each field carries its help text in ``metadata["help"]``. The loader
-walks the schema, so an unknown key, a wrong type, a bad URL or a missing file is reported with
-its key path (``sources[2].url``) and the reason, as a :class:`ConfigError` (exit status 2).
+Each section is a dataclass; each field carries its help text in ``metadata["help"]`` and, for a
+number, its bounds (``min``, ``above``, ``max``). The loader walks the schema, so an unknown key,
+a wrong type, a number out of range or a bad URL is reported with its key path
+(``sources[2].url``) and the reason, as a :class:`ConfigError` (exit status 2).
+
+A local source file that is missing is not a configuration error: files come and go (an import
+folder on a share), and one of them must not stop the web app or a send. ``newsletter check``
+warns of it (:func:`warnings`) and collecting records it on the source, like a failing feed.
 
 Secrets never live in the file: the database URL may be given by ``NEWSLETTER_DATABASE_URL``
 and any password in it is masked wherever the URL is shown.
@@ -30,19 +35,63 @@ SOURCE_KINDS = ("feed", "page", "file")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
-def setting(text: str, default: Any = dataclasses.MISSING, **kw: Any) -> Any:
-    """A schema field with its help text (and its default, unless it is required)."""
+DATABASES = "sqlite:///PATH (the default) or postgresql://USER@HOST/DATABASE (psycopg 3)"
+# backend -> drivers we ship (an empty driver is the backend's default one)
+_DATABASE_DRIVERS = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg"), "postgres": ("",)}
+_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+
+
+def setting(
+    text: str,
+    default: Any = dataclasses.MISSING,
+    *,
+    min: float | None = None,  # noqa: A002 - the schema's word for it
+    above: float | None = None,
+    max: float | None = None,  # noqa: A002
+    **kw: Any,
+) -> Any:
+    """A schema field with its help text (and its default, unless it is required).
+
+    A number may carry bounds: ``min`` (lowest allowed), ``above`` (it must be more than this)
+    and ``max`` (highest allowed); the loader checks them and the reference documents them.
+    """
     if default is not dataclasses.MISSING:
         kw["default"] = default
-    return field(metadata={"help": text}, **kw)
+    bounds = {"min": min, "above": above, "max": max}
+    metadata = {"help": text, **{k: v for k, v in bounds.items() if v is not None}}
+    return field(metadata=metadata, **kw)
+
+
+def _bounds_text(metadata: Any) -> str:
+    """The allowed range of a setting in words ("at least 1", "between 1 and 65535"), or ""."""
+    low, above, high = metadata.get("min"), metadata.get("above"), metadata.get("max")
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    parts = []
+    if low is not None:
+        parts.append("0 or more" if low == 0 else f"at least {low}")
+    if above is not None:
+        parts.append(f"more than {above}")
+    if high is not None:
+        parts.append(f"at most {high}")
+    return ", ".join(parts)
+
+
+def _in_bounds(value: Any, metadata: Any) -> bool:
+    low, above, high = metadata.get("min"), metadata.get("above"), metadata.get("max")
+    return not (
+        (low is not None and value < low)
+        or (above is not None and value <= above)
+        or (high is not None and value > high)
+    )
 
 
 @dataclass
 class SourceConfig:
     name: str = setting("Unique short name of the source (letters, digits, - and _).")
     url: str = setting(
-        "Feed or page URL (http/https), or a local path relative to newsletter.toml "
-        "(a feed .xml, an article file, or a folder of them)."
+        "Feed or page URL (http/https), or a local path relative to newsletter.toml: a feed .xml "
+        "(kind feed), or an article file or a folder of them (kind file)."
     )
     label: str = setting("The source's name as readers see it in digests; empty means the name.", "")
     kind: Literal["feed", "page", "file"] = setting(
@@ -50,7 +99,9 @@ class SourceConfig:
     )
     tags: list[str] = setting("Tags every article of this source carries.", default_factory=list)
     language: str = setting("Language of the source (fr, en, ar...); empty means detect.", "")
-    interval: int = setting("Minutes between two fetches of this source (used by the daemon).", 60)
+    interval: int = setting(
+        "Minutes between two fetches of this source (used by the daemon).", 60, min=1
+    )
     priority: int = setting("Ranking weight of the source in digests: higher comes first.", 0)
     enabled: bool = setting("Set to false to stop collecting this source without deleting it.", True)
     fetch_pages: bool = setting(
@@ -70,14 +121,16 @@ class TagRule:
         "Feed categories mapped to this tag (compared accent- and case-insensitively).",
         default_factory=list,
     )
-    min_hits: int = setting("Keyword occurrences needed in title and lead to give the tag.", 1)
+    min_hits: int = setting(
+        "Keyword occurrences needed in title and lead to give the tag.", 1, min=1
+    )
 
 
 @dataclass
 class DatabaseConfig:
     url: str = setting(
-        "SQLAlchemy URL of the store; NEWSLETTER_DATABASE_URL overrides it. "
-        "Default: SQLite file in the data folder.",
+        "URL of the store: sqlite:///PATH or postgresql://USER@HOST/DATABASE; "
+        "NEWSLETTER_DATABASE_URL overrides it. Default: SQLite file in the data folder.",
         "",
     )
 
@@ -113,19 +166,25 @@ class DeliveryConfig:
     backend: Literal["outbox", "smtp", "sendgrid"] = setting(
         "outbox: write mbox files, nothing leaves the machine; smtp; sendgrid.", "outbox"
     )
-    batch_size: int = setting("Recipients per delivery batch (SendGrid takes at most 1,000).", 1000)
+    batch_size: int = setting(
+        "Recipients per delivery batch (SendGrid takes at most 1,000).", 1000, min=1, max=1000
+    )
     unsubscribe_mailto: str = setting(
         "Address for the mailto: part of List-Unsubscribe; empty means none.", ""
     )
     smtp_host: str = setting("SMTP server (password in NEWSLETTER_SMTP_PASSWORD).", "localhost")
-    smtp_port: int = setting("SMTP port.", 587)
+    smtp_port: int = setting("SMTP port.", 587, min=1, max=65535)
     smtp_security: Literal["starttls", "ssl", "none"] = setting("How the SMTP connection is secured.", "starttls")
     smtp_username: str = setting("SMTP login; empty means no authentication.", "")
-    smtp_timeout: float = setting("Seconds before an SMTP command gives up.", 30.0)
-    smtp_pool_size: int = setting("SMTP connections used at once.", 1)
-    smtp_rate: float = setting("Messages per second per SMTP connection; 0 means no limit.", 0.0)
+    smtp_timeout: float = setting("Seconds before an SMTP command gives up.", 30.0, above=0)
+    smtp_pool_size: int = setting("SMTP connections used at once.", 1, min=1)
+    smtp_rate: float = setting(
+        "Messages per second per SMTP connection; 0 means no limit.", 0.0, min=0
+    )
     sendgrid_host: str = setting("SendGrid API address (key in SENDGRID_API_KEY).", "https://api.sendgrid.com")
-    sendgrid_timeout: float = setting("Seconds before a SendGrid request gives up.", 30.0)
+    sendgrid_timeout: float = setting(
+        "Seconds before a SendGrid request gives up.", 30.0, above=0
+    )
     sendgrid_sandbox: bool = setting("Ask SendGrid to validate without sending (sandbox mode).", False)
     sendgrid_track_clicks: bool = setting(
         "Let SendGrid rewrite links to count clicks; off: readers' links go straight to the "
@@ -138,26 +197,29 @@ class DeliveryConfig:
     sendgrid_max_attempts: int = setting(
         "Requests for one batch while SendGrid answers 429 or 5xx (waiting as it asks, or backing off).",
         5,
+        min=1,
     )
     batch_max_attempts: int = setting(
         "Attempts at one batch while the mail service fails for a reason that may pass (429, 5xx, "
         "unreachable, SMTP 4xx), spaced by batch_retry_backoff; then the batch is failed.",
         5,
+        min=1,
     )
     batch_retry_backoff: float = setting(
         "Seconds before a batch's second attempt, doubled for each next one (with jitter, at most "
         "an hour); a later reset time given by the service wins.",
         60.0,
+        min=0,
     )
 
 
 @dataclass
 class CollectConfig:
-    timeout: float = setting("Seconds before an HTTP request gives up.", 20.0)
-    max_bytes: int = setting("Largest response body accepted, in bytes.", 5_000_000)
+    timeout: float = setting("Seconds before an HTTP request gives up.", 20.0, above=0)
+    max_bytes: int = setting("Largest response body accepted, in bytes.", 5_000_000, min=1024)
     user_agent: str = setting("User-Agent header sent with every request.", "")
     teaser_words: int = setting(
-        "A feed entry with fewer words than this is a teaser: its page is fetched.", 80
+        "A feed entry with fewer words than this is a teaser: its page is fetched.", 80, min=0
     )
     respect_robots: bool = setting(
         "Fetch an article page (a teaser's, or a page source) only when the site's robots.txt "
@@ -173,25 +235,34 @@ class SummarizeConfig:
         "llm: an OpenAI-compatible model, falling back to extractive on any failure.",
         "extractive",
     )
-    max_words: int = setting("Longest summary, in words.", 60)
+    max_words: int = setting("Longest summary, in words.", 60, min=5)
     llm_base_url: str = setting(
         "Base URL of the OpenAI-compatible API (e.g. http://127.0.0.1:11434/v1 for Ollama); "
         "the key, if any, is read from NEWSLETTER_LLM_API_KEY.",
         "",
     )
     llm_model: str = setting("Model name sent to the endpoint.", "")
-    llm_timeout: float = setting("Seconds before one LLM request gives up.", 60.0)
-    llm_max_retries: int = setting("Retries of a failed LLM request (timeouts, 429, 5xx).", 2)
-    llm_concurrency: int = setting("LLM requests in flight at once.", 4)
-    llm_max_input_chars: int = setting("Article text sent to the model is cut to this length.", 12000)
+    llm_timeout: float = setting("Seconds before one LLM request gives up.", 60.0, above=0)
+    llm_max_retries: int = setting(
+        "Retries of a failed LLM request (timeouts, 429, 5xx).", 2, min=0
+    )
+    llm_concurrency: int = setting("LLM requests in flight at once.", 4, min=1)
+    llm_max_input_chars: int = setting(
+        "Article text sent to the model is cut to this length.", 12000, min=1
+    )
 
 
 @dataclass
 class StoriesConfig:
     threshold: float = setting(
-        "Similarity (0-1) of title and lead above which two articles tell the same story.", 0.5
+        "Similarity (0-1) of title and lead above which two articles tell the same story.",
+        0.5,
+        above=0,
+        max=1,
     )
-    window_days: int = setting("Only articles published this many days apart can share a story.", 3)
+    window_days: int = setting(
+        "Only articles published this many days apart can share a story.", 3, min=0
+    )
 
 
 @dataclass
@@ -310,6 +381,9 @@ def build_section(cls: Any, data: dict[str, Any], where: str) -> Any:
                 f"{path}: unknown key (expected one of: {', '.join(sorted(fields))})"
             )
         kwargs[key] = _convert(value, hints[key], path)
+        bounds = _bounds_text(fields[key].metadata)
+        if bounds and not _in_bounds(kwargs[key], fields[key].metadata):
+            raise ConfigError(f"{path}: must be {bounds} (got {value!r})")
     for name, f in fields.items():
         if (
             name not in kwargs
@@ -337,38 +411,90 @@ def schema_keys(cls: Any = Config, prefix: str = "") -> list[tuple[str, str, Any
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None
         )
-        rows.append((path, _type_name(tp), default, f.metadata["help"]))
+        bounds = _bounds_text(f.metadata)
+        text = f.metadata["help"] + (f" Must be {bounds}." if bounds else "")
+        rows.append((path, _type_name(tp), default, text))
     return rows
+
+
+def is_language_code(value: str) -> bool:
+    """True for a language code such as fr, en, ar or pt-br (lower case, a language babel knows)."""
+    from babel import Locale  # babel is slow to import: only when a file names a language
+
+    return bool(_LANGUAGE_RE.match(value)) and value.split("-")[0] in Locale("en").languages
+
+
+def check_address(value: str, where: str) -> None:
+    """A ConfigError at key path WHERE unless VALUE is an email address (email-validator)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ConfigError(f"{where}: {value!r} is not a valid email address ({exc})") from None
+
+
+def check_database_url(url: str, where: str) -> None:
+    """A ConfigError at WHERE (a key or an environment variable) unless URL names a database we
+    can open: SQLite or PostgreSQL through psycopg 3 (the only drivers installed)."""
+    scheme, sep, _ = url.partition("://")
+    if not sep or not re.fullmatch(r"[a-z][a-z0-9]*(\+[a-z0-9_]+)?", scheme):
+        raise ConfigError(
+            f"{where}: {safe_url(url)!r} is not a database URL (supported: {DATABASES})"
+        )
+    backend, _, driver = scheme.partition("+")
+    if backend not in _DATABASE_DRIVERS:
+        raise ConfigError(f"{where}: unsupported database {backend!r} (supported: {DATABASES})")
+    if driver not in _DATABASE_DRIVERS[backend]:
+        raise ConfigError(
+            f"{where}: unsupported driver {driver!r} for {backend} (supported: {DATABASES})"
+        )
+
+
+def _validate_source(config: Config, source: SourceConfig, where: str) -> None:
+    if not SLUG_RE.match(source.name):
+        raise ConfigError(
+            f"{where}.name: {source.name!r} must be lower-case letters, digits, - or _"
+        )
+    if source.language and not is_language_code(source.language):
+        raise ConfigError(
+            f"{where}.language: {source.language!r} is not a language code (use a code such as "
+            "fr, en or ar, or leave it empty to detect each article's language)"
+        )
+    parts = urlsplit(source.url)
+    if parts.scheme in ("http", "https"):
+        if not parts.netloc:
+            raise ConfigError(f"{where}.url: {source.url!r} has no host")
+        if source.kind == "file":
+            raise ConfigError(
+                f"{where}.url: a 'file' source reads local files, not {source.url!r} "
+                "(give a path relative to newsletter.toml, or kind = \"feed\" or \"page\")"
+            )
+        return
+    if parts.scheme and parts.scheme != "file" and len(parts.scheme) > 1:
+        raise ConfigError(
+            f"{where}.url: unsupported scheme {parts.scheme!r} in {source.url!r} "
+            "(use http, https or a local path)"
+        )
+    if source.kind == "page":
+        raise ConfigError(f"{where}.url: a 'page' source needs an http(s) URL")
+    # A missing file is not checked here: see the module docstring and warnings().
+    path = Path(config.resolve(source.url))
+    if source.kind == "feed" and path.is_dir():
+        raise ConfigError(
+            f"{where}.url: {path} is a folder: a 'feed' source reads one feed file "
+            "(for a folder of article files, set kind = \"file\")"
+        )
 
 
 def _validate(config: Config) -> None:
     seen: set[str] = set()
     for i, source in enumerate(config.sources):
         where = f"sources[{i}]"
-        if not SLUG_RE.match(source.name):
-            raise ConfigError(
-                f"{where}.name: {source.name!r} must be lower-case letters, digits, - or _"
-            )
+        _validate_source(config, source, where)
         if source.name in seen:
             raise ConfigError(f"{where}.name: {source.name!r} is used by another source")
         seen.add(source.name)
-        parts = urlsplit(source.url)
-        if parts.scheme in ("http", "https"):
-            if not parts.netloc:
-                raise ConfigError(f"{where}.url: {source.url!r} has no host")
-        elif parts.scheme and parts.scheme != "file" and len(parts.scheme) > 1:
-            raise ConfigError(
-                f"{where}.url: unsupported scheme {parts.scheme!r} in {source.url!r} "
-                "(use http, https or a local path)"
-            )
-        else:
-            if source.kind == "page":
-                raise ConfigError(f"{where}.url: a 'page' source needs an http(s) URL")
-            path = Path(config.resolve(source.url))
-            if not path.exists():
-                raise ConfigError(f"{where}.url: file not found: {path}")
-        if source.interval < 1:
-            raise ConfigError(f"{where}.interval: must be at least 1 minute")
         for j, tag in enumerate(source.tags):
             if not tag.strip():
                 raise ConfigError(f"{where}.tags[{j}]: empty tag")
@@ -379,8 +505,12 @@ def _validate(config: Config) -> None:
         if rule.name in names:
             raise ConfigError(f"tags[{i}].name: {rule.name!r} is declared twice")
         names.add(rule.name)
-    if config.summarize.max_words < 5:
-        raise ConfigError("summarize.max_words: must be at least 5")
+    if config.database.url:
+        check_database_url(config.database.url, "database.url")
+    for key in ("data", "subscribers", "templates", "outbox"):
+        folder = config.folder(getattr(config.paths, key))
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"paths.{key}: {folder} is a file, not a folder")
     if config.summarize.method == "llm":
         llm = urlsplit(config.summarize.llm_base_url)
         if llm.scheme not in ("http", "https") or not llm.netloc:
@@ -389,12 +519,6 @@ def _validate(config: Config) -> None:
             )
         if not config.summarize.llm_model:
             raise ConfigError("summarize.llm_model: the llm method needs a model name")
-    if config.summarize.llm_concurrency < 1:
-        raise ConfigError("summarize.llm_concurrency: must be at least 1")
-    if config.collect.timeout <= 0:
-        raise ConfigError("collect.timeout: must be positive")
-    if config.collect.max_bytes < 1024:
-        raise ConfigError("collect.max_bytes: must be at least 1024")
     for i, origin in enumerate(config.web.signup_origins):
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.netloc or origin.rstrip("/") != (
@@ -407,23 +531,23 @@ def _validate(config: Config) -> None:
     base = urlsplit(config.web.base_url)
     if base.scheme not in ("http", "https") or not base.netloc:
         raise ConfigError(f"web.base_url: {config.web.base_url!r} must be an http(s) URL")
-    if config.delivery.smtp_pool_size < 1:
-        raise ConfigError("delivery.smtp_pool_size: must be at least 1")
-    if config.delivery.smtp_rate < 0:
-        raise ConfigError("delivery.smtp_rate: must be 0 (no limit) or more")
-    if not 1 <= config.delivery.batch_size <= 1000:
-        raise ConfigError("delivery.batch_size: must be between 1 and 1000")
-    if config.delivery.batch_max_attempts < 1:
-        raise ConfigError("delivery.batch_max_attempts: must be at least 1")
-    if config.delivery.batch_retry_backoff < 0:
-        raise ConfigError("delivery.batch_retry_backoff: must be 0 or more seconds")
-    if not 0 < config.stories.threshold <= 1:
-        raise ConfigError("stories.threshold: must be between 0 and 1")
+    if config.delivery.unsubscribe_mailto:
+        check_address(config.delivery.unsubscribe_mailto, "delivery.unsubscribe_mailto")
 
 
 def warnings(config: Config) -> list[str]:
-    """What is valid but will hurt once mail goes out to readers (``newsletter check`` says it)."""
+    """What is valid but will hurt later (``newsletter check`` says it): a local source file that
+    is missing (collecting records an error on that source until it is back), mail that would
+    offer readers no one-click unsubscribe."""
     found = []
+    for i, source in enumerate(config.sources):
+        if source.enabled and not is_remote(source.url):
+            path = Path(config.resolve(source.url))
+            if not path.exists():
+                found.append(
+                    f"sources[{i}].url: file or folder not found: {path} (collecting {source.name} "
+                    "records this error until the file is back or the url is fixed)"
+                )
     if config.delivery.backend != "outbox" and not config.web.base_url.startswith("https://"):
         found.append(
             f"web.base_url: {config.web.base_url!r} is not https: mail then offers no one-click "
@@ -431,6 +555,26 @@ def warnings(config: Config) -> list[str]:
             "bulk senders); put the web app behind TLS and give its https address"
         )
     return found
+
+
+def check_templates(config: Config) -> Path:
+    """The templates folder (``paths.templates``), or a ConfigError naming the key: rendering
+    mail and serving pages need its email/ and web/ folders. Not checked at load time, as
+    commands that render nothing (collect, summarize...) need no templates."""
+    folder = config.folder(config.paths.templates)
+    where = f"{config.path or DEFAULT_CONFIG}: paths.templates"
+    if not folder.is_dir():
+        raise ConfigError(
+            f"{where}: folder not found: {folder} (point it at the templates folder of the "
+            "newsletter project, which holds email/ and web/)"
+        )
+    for part in ("email", "web"):
+        if not (folder / part).is_dir():
+            raise ConfigError(
+                f"{where}: {folder} has no {part}/ folder (point it at the templates folder of "
+                "the newsletter project, which holds email/ and web/)"
+            )
+    return folder
 
 
 def parse(data: dict[str, Any], *, base_dir: Path | None = None, path: Path | None = None) -> Config:
@@ -442,24 +586,39 @@ def parse(data: dict[str, Any], *, base_dir: Path | None = None, path: Path | No
     return config
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML file PATH parsed (a UTF-8 byte order mark is fine); ConfigError naming it."""
+    try:
+        # utf-8-sig: Windows editors start UTF-8 files with a byte order mark
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+
+
 def load(path: str | Path | None = None) -> Config:
     """Read and validate the configuration file (``newsletter.toml`` or $NEWSLETTER_CONFIG)."""
     chosen = Path(path or os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG)
     if not chosen.exists():
         raise ConfigError(
-            f"{chosen}: configuration file not found (run 'newsletter init' in your project folder, "
-            f"or pass --config)"
+            f"{chosen}: configuration file not found (copy the example newsletter.toml of the "
+            f"newsletter project here and edit it, or name yours with --config PATH or "
+            f"{ENV_CONFIG})"
         )
+    data = read_toml(chosen)
     try:
-        data = tomllib.loads(chosen.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{chosen}: invalid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{chosen}: not UTF-8 text ({exc.reason})") from None
-    try:
-        return parse(data, base_dir=chosen.resolve().parent, path=chosen)
+        config = parse(data, base_dir=chosen.resolve().parent, path=chosen)
     except ConfigError as exc:
         raise ConfigError(f"{chosen}: {exc}") from None
+    env = os.environ.get(ENV_DATABASE_URL, "").strip()
+    if env:  # not the file's mistake: named without it
+        check_database_url(env, ENV_DATABASE_URL)
+    return config
 
 
 def safe_url(url: str) -> str:

@@ -197,7 +197,7 @@ def get_edition(session: Session, edition_id: int) -> Edition:
     ).first()
     if edition is None:
         raise EditionError(
-            f"no edition {edition_id} (run 'newsletter status' to see the editions)",
+            f"no edition {edition_id} (run 'newsletter editions list' to see the editions)",
             code="edition-missing", id=edition_id,
         )
     return edition

@@ -31,9 +31,14 @@ def secret_key() -> str:
     """The signing secret from the environment, or a ConfigError saying how to set it."""
     secret = os.environ.get(ENV_SECRET_KEY, "").strip()
     if len(secret) < MIN_SECRET_LENGTH:
+        # Said the same way whichever command asks (send, serve, worker, daemon, forget): the
+        # one secret serves them all, so it must be the same in every process of the newsroom.
+        problem = "it is not set" if not secret else "it is too short"
         raise ConfigError(
-            f"set {ENV_SECRET_KEY} (a long random string) in the environment before sending; "
-            f"it signs unsubscribe links (at least {MIN_SECRET_LENGTH} characters)"
+            f"set {ENV_SECRET_KEY} in the environment ({problem}): a long random string of at "
+            f"least {MIN_SECRET_LENGTH} characters, the same for every newsletter command and "
+            "process; it signs unsubscribe links, sign-up confirmations and editors' sessions, "
+            "and keys the hashes of forgotten addresses"
         )
     return secret
 

@@ -208,3 +208,74 @@ def test_subscribers_export_and_forget(workspace_config: str) -> None:
     assert forgot.exit_code == 0 and "forgot" in forgot.output
     after = run(cli, ["--config", workspace_config, "subscribers", "export", "--list", "digest-en"])
     assert email not in after.output
+
+
+def test_summarize_jsonl_needs_an_id_on_every_line(tmp_path: Path) -> None:
+    lines = tmp_path / "in.jsonl"
+    text = "Le port a battu son record. Le trafic a progressé de 12 %. Les grues seront automatisées."
+    lines.write_text(
+        json.dumps({"id": 1, "text": text}) + "\n" + json.dumps({"text": text}) + "\n"
+        + json.dumps({"id": 3}) + "\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["summarize", "--jsonl", str(lines)])
+    assert result.exit_code == 1
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [1]  # never "id": null
+    assert f'{lines}:2: missing "id" (expected an object with "id" and "text")' in result.stderr
+    assert f'{lines}:3: missing "text"' in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--force"], "--force goes with --date DAY"),
+        (["-", "--force"], "--force goes with --date DAY"),
+        (["-", "--date", "2026-11-28"], "--date DAY re-summarizes stored articles: give it without a FILE"),
+        (["--jsonl", "-", "--date", "2026-11-28"], "without a FILE or --jsonl"),
+        (["-", "--jsonl", "-"], "give a FILE or --jsonl IN, not both"),
+    ],
+)
+def test_summarize_refuses_options_that_would_be_ignored(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["summarize", *args], input="Un texte. Deux phrases.")
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_a_missing_edition_points_to_editions_list(workspace_config: str) -> None:
+    run = CliRunner().invoke
+    assert run(cli, ["--config", workspace_config, "init"]).exit_code == 0
+    result = run(cli, ["--config", workspace_config, "editions", "show", "99"])
+    assert result.exit_code == 1
+    assert "no edition 99 (run 'newsletter editions list' to see the editions)" in result.output
+
+
+@pytest.mark.parametrize(("secret", "problem"), [(None, "it is not set"), ("short", "it is too short")])
+def test_the_secret_key_message_holds_for_serve_too(
+    workspace_config: str, monkeypatch, secret: str | None, problem: str
+) -> None:
+    assert CliRunner().invoke(cli, ["--config", workspace_config, "init"]).exit_code == 0
+    if secret is None:
+        monkeypatch.delenv("NEWSLETTER_SECRET_KEY")
+    else:
+        monkeypatch.setenv("NEWSLETTER_SECRET_KEY", secret)
+    result = CliRunner().invoke(cli, ["--config", workspace_config, "serve", "--port", "1"])
+    assert result.exit_code == 2
+    assert f"set NEWSLETTER_SECRET_KEY in the environment ({problem}): a long random" in result.output
+    assert "before sending" not in result.output  # serve sends nothing
+    assert "short" not in result.output.replace("too short", "")  # the value is never shown
+
+
+def test_status_shows_stored_values_as_written(workspace_config: str, tmp_path: Path) -> None:
+    config = Path(workspace_config)
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + '\n[[sources]]\nname = "gone"\nkind = "file"\nurl = "imports/[b]today[/b]"\n',
+        encoding="utf-8",
+    )
+    run = CliRunner().invoke
+    assert run(cli, ["--config", workspace_config, "init"]).exit_code == 0
+    collected = run(cli, ["--config", workspace_config, "collect", "--source", "gone"])
+    assert "[b]today[/b]: file or folder not found" in collected.output
+    status = run(cli, ["--config", workspace_config, "status"], env={"COLUMNS": "400"})
+    assert status.exit_code == 0, status.output
+    assert f"{tmp_path}/imports/[b]today[/b]: file or folder not found" in " ".join(status.output.split())

@@ -192,3 +192,32 @@ def test_stories_cluster_across_sources(store: Store, make_config) -> None:
     # enriching again changes nothing
     with store.session() as session:
         assert enrich_pending(session, config) == []
+
+
+def test_a_missing_local_source_is_recorded_on_it_and_the_others_go_on(store: Store, make_config, tmp_path: Path) -> None:
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "articles" / "mediatheque.txt").write_text(
+        "Une médiathèque ouvre\n\n" + "\n\n".join(PARAGRAPHS), encoding="utf-8"
+    )
+    # valid at load time: a file that is not there yet (or any more) is that source's problem
+    config = make_config(sources=[
+        {"name": "gone-feed", "url": "feeds/gone.xml"},
+        {"name": "gone-folder", "kind": "file", "url": "imports"},
+        {"name": "later-folder", "url": "feeds/later"},
+        {"name": "articles", "kind": "file", "url": "articles"},
+    ])  # fmt: skip
+    (tmp_path / "feeds" / "later").mkdir(parents=True)  # a feed's file turned into a folder since
+    with store.session() as session:
+        reports = {r.name: r for r in collect(session, config)}
+    assert reports["gone-feed"].errors == [
+        f"{tmp_path / 'feeds' / 'gone.xml'}: file or folder not found (restore it, or fix the url "
+        "of source 'gone-feed' in newsletter.toml)"
+    ]
+    assert "imports: file or folder not found" in reports["gone-folder"].errors[0]
+    assert "later: is a folder: a 'feed' source reads one feed file" in reports["later-folder"].errors[0]
+    assert reports["articles"].new == 1 and not reports["articles"].errors
+    with store.session() as session:
+        sources = {s.name: s for s in session.scalars(select(Source))}
+        assert "file or folder not found" in sources["gone-feed"].last_error
+        assert sources["gone-feed"].error_count == 1
+        assert sources["articles"].last_error is None

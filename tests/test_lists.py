@@ -209,3 +209,52 @@ def test_sync_lists_creates_then_updates(store: Store) -> None:
         "digest-en": ("Morocco Business Digest", "en"),
         "nashra-ar": ("النشرة", "ar"),
     }
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        # read as the daemon reads it, so the daemon never meets a schedule `check` let through
+        ('schedule = "0 25 * * *"\n', "lists[0].schedule: '0 25 * * *': hour 25 is out of range 0-23"),
+        ('schedule = "0 7 * * mon-fir"\n', "lists[0].schedule: '0 7 * * mon-fir': weekday 'fir' is not"),
+        ('schedule = "0 7 * * fri-mon"\n', "lists[0].schedule: '0 7 * * fri-mon': weekday range"),
+        ('language = "english"\n', "lists[0].language: 'english' is not a language code"),
+        ('language = "xx"\n', "lists[0].language: 'xx' is not a language code"),
+        ('template = "../web"\n', "lists[0].template: '../web' must be a folder name"),
+    ],
+)
+def test_values_later_commands_need_are_checked_at_load(tmp_path: Path, extra: str, message: str) -> None:
+    path = write(tmp_path, GOOD + extra)
+    with pytest.raises(ConfigError) as info:
+        load_lists(path)
+    assert str(info.value).startswith(f"{path}: ")
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("schedule", ["0 7 * * 7", "30 6 * * mon-fri", "0 7 1 * mon", "*/15 6-8 * * 1-5"])
+def test_schedules_cron_accepts_load(tmp_path: Path, schedule: str) -> None:
+    (lst,) = load_lists(write(tmp_path, GOOD + f'schedule = "{schedule}"\ntimezone = "Europe/Paris"\n'))
+    assert lst.schedule == schedule
+
+
+def test_the_template_is_checked_when_the_templates_folder_is_given(tmp_path: Path) -> None:
+    templates = ROOT / "templates"
+    (lst,) = load_lists(write(tmp_path, GOOD), templates)
+    assert lst.template == "default"
+    path = write(tmp_path, GOOD + 'template = "fancy"\n')
+    assert load_lists(path)[0].template == "fancy"  # without the folder, only the name is checked
+    with pytest.raises(ConfigError) as info:
+        load_lists(path, templates)
+    assert f"lists[0].template: no template folder {templates / 'email' / 'fancy'}" in str(info.value)
+    assert "edition templates there: default;" in str(info.value)  # confirm/ is no edition's
+    incomplete = tmp_path / "templates" / "email" / "fancy"
+    incomplete.mkdir(parents=True)
+    with pytest.raises(ConfigError, match=r"lists\[0\]\.template: email template file not found"):
+        load_lists(path, tmp_path / "templates")
+
+
+def test_a_byte_order_mark_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "lists.toml"
+    path.write_text(GOOD, encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert [lst.slug for lst in load_lists(path)] == ["revue-fr"]

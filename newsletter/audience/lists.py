@@ -8,7 +8,7 @@ path (``subscribers/lists.toml: lists[1].from_address: ...``) as a :class:`Confi
 
 from __future__ import annotations
 
-import tomllib
+import re
 import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +18,20 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.config import SLUG_RE, Config, build_section, setting
+from newsletter.config import (
+    SLUG_RE,
+    Config,
+    build_section,
+    is_language_code,
+    read_toml,
+    setting,
+)
 from newsletter.errors import ConfigError
 from newsletter.render.strings import section_title
 from newsletter.store.models import MailingList
 
 LISTS_FILE = "lists.toml"
+_TEMPLATE_RE = re.compile(r"^[A-Za-z0-9_-]+$")  # as render.email reads a template name
 
 
 @dataclass
@@ -120,7 +128,48 @@ def _check_tags(values: list[str], where: str) -> None:
         seen.add(tag)
 
 
-def _validate(lists: list[ListConfig]) -> None:
+def _check_schedule(expression: str, tz: zoneinfo.ZoneInfo, where: str) -> None:
+    """The schedule read as the daemon reads it: our cron parser (cron's weekday numbers, which
+    APScheduler's own ``from_crontab`` reads a day off) and its trigger in the list's zone."""
+    from newsletter.schedule import parse_cron  # it imports this module
+
+    try:
+        parse_cron(expression).trigger(tz)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{where}: {expression!r}: {exc} (a cron expression: minute hour day month weekday, "
+            "e.g. '0 7 * * mon-fri')"
+        ) from None
+
+
+def _check_template(templates: Path, name: str, where: str) -> None:
+    """The list's email template must be a complete folder under TEMPLATES/email/."""
+    from newsletter.errors import RenderError
+    from newsletter.render.email import template_folder
+
+    def complete(folder: str) -> bool:
+        try:
+            template_folder(templates, folder)
+        except RenderError:
+            return False
+        return True
+
+    email = templates / "email"
+    if not (email / name).is_dir():
+        folders = sorted(p.name for p in email.iterdir() if p.is_dir()) if email.is_dir() else []
+        known = [folder for folder in folders if complete(folder)]
+        raise ConfigError(
+            f"{where}: no template folder {email / name} "
+            f"(edition templates there: {', '.join(known) or 'none'}; see paths.templates)"
+        )
+    try:
+        template_folder(templates, name)
+    except RenderError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _validate(lists: list[ListConfig], templates: Path | None = None) -> None:
+    """Check every list; with TEMPLATES (the paths.templates folder), its email template too."""
     slugs: set[str] = set()
     for i, lst in enumerate(lists):
         where = f"lists[{i}]"
@@ -135,6 +184,11 @@ def _validate(lists: list[ListConfig]) -> None:
             raise ConfigError(f"{where}.name: empty name")
         if not lst.language.strip():
             raise ConfigError(f"{where}.language: empty language (fr, en, ar...)")
+        if not is_language_code(lst.language):
+            raise ConfigError(
+                f"{where}.language: {lst.language!r} is not a language code "
+                "(use a code such as fr, en or ar)"
+            )
         if not lst.tags:
             raise ConfigError(f"{where}.tags: give at least one tag")
         _check_tags(lst.tags, f"{where}.tags")
@@ -171,14 +225,22 @@ def _validate(lists: list[ListConfig]) -> None:
                 "needs 5 (minute hour day month weekday, e.g. '0 7 * * *')"
             )
         try:
-            zoneinfo.ZoneInfo(lst.timezone)
+            tz = zoneinfo.ZoneInfo(lst.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ConfigError(
                 f"{where}.timezone: unknown time zone {lst.timezone!r} "
                 "(use an IANA name such as Africa/Casablanca)"
             ) from None
+        _check_schedule(lst.schedule, tz, f"{where}.schedule")
         if lst.lead_minutes < 0:
             raise ConfigError(f"{where}.lead_minutes: must be 0 or more")
+        if not _TEMPLATE_RE.match(lst.template):
+            raise ConfigError(
+                f"{where}.template: {lst.template!r} must be a folder name under "
+                "templates/email/ (letters, digits, - and _)"
+            )
+        if templates is not None:
+            _check_template(templates, lst.template, f"{where}.template")
         editors: set[str] = set()
         for j, address in enumerate(lst.editors):
             _check_address(address, f"{where}.editors[{j}]")
@@ -187,28 +249,27 @@ def _validate(lists: list[ListConfig]) -> None:
             editors.add(address.strip().lower())
 
 
-def parse_lists(data: dict[str, object]) -> list[ListConfig]:
-    """Validated lists from already-parsed TOML data (errors carry the key path only)."""
+def parse_lists(data: dict[str, object], templates: Path | None = None) -> list[ListConfig]:
+    """Validated lists from already-parsed TOML data (errors carry the key path only); with
+    TEMPLATES (the paths.templates folder), each list's email template is checked too."""
     lists: list[ListConfig] = build_section(_ListsFile, data, "").lists
-    _validate(lists)
+    _validate(lists, templates)
     return lists
 
 
-def load_lists(path: Path) -> list[ListConfig]:
-    """Read and validate ``lists.toml``; every error names the file and the key path."""
+def load_lists(path: Path, templates: Path | None = None) -> list[ListConfig]:
+    """Read and validate ``lists.toml``; every error names the file and the key path.
+
+    With TEMPLATES (the paths.templates folder), each list's email template folder must exist
+    there (``newsletter check`` asks for it; rendering says so again otherwise)."""
     if not path.exists():
         raise ConfigError(
             f"{path}: lists file not found (create it with one [[lists]] table per list, "
             "or set paths.subscribers in newsletter.toml)"
         )
+    data = read_toml(path)  # a UTF-8 byte order mark is fine, as in the members' CSV files
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    try:
-        return parse_lists(data)
+        return parse_lists(data, templates)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
 

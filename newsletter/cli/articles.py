@@ -9,13 +9,26 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from newsletter import config as config_mod
 from newsletter.cli.base import cli, config_of, lists_of, store_of
 from newsletter.errors import InputError, NewsletterError
 
 # -- setup and state -----------------------------------------------------------------------
+# Rich reads "[...]" in a printed string as markup: every value from a file, the store or the
+# user goes through escape() or a Text (a list tag "[/x]" would crash the command otherwise).
+
+
+def _row(*values: object) -> list[Text]:
+    """Table cells shown exactly as given (a Text is never read as markup)."""
+    return [Text(str(value)) for value in values]
+
+
+def _warning(where: object, message: str) -> Text:
+    return Text.assemble(("warning:", "yellow"), f" {where}: {message}")
 
 
 @cli.command()
@@ -42,56 +55,57 @@ def check(ctx: click.Context) -> None:
     from newsletter.store.db import check_schema, make_engine
 
     config = config_of(ctx)
-    console = Console()
-    console.print(f"[bold]{config.path}[/bold] is valid.")
+    templates = config_mod.check_templates(config)
+    console = Console(highlight=False)
+    console.print(f"[bold]{escape(str(config.path))}[/bold] is valid.")
     table = Table("source", "kind", "url", "tags", "language", "every")
     for s in config.sources:
-        table.add_row(
+        table.add_row(*_row(
             s.name + ("" if s.enabled else " (disabled)"), s.kind, s.url,
             ", ".join(s.tags), s.language or "detect", f"{s.interval} min",
-        )
+        ))
     console.print(table)
-    console.print(
+    console.print(Text(
         f"{len(config.tags)} tag rules: {', '.join(r.name for r in config.tags) or 'none'}"
-    )
-    _check_lists(config, console)
+    ))
+    _check_lists(config, console, templates)
     console.print(
         f"summaries: {config.summarize.method}, at most {config.summarize.max_words} words"
     )
     for warning in config_mod.warnings(config):
-        console.print(f"[yellow]warning:[/yellow] {config.path}: {warning}", highlight=False)
-    console.print(f"store: {config_mod.safe_url(config.database_url)}", end=" ")
-    engine = make_engine(config.database_url)
+        console.print(_warning(config.path, warning))
+    engine = make_engine(config.database_url)  # an unusable URL stops here (exit status 2)
+    console.print(Text(f"store: {config_mod.safe_url(config.database_url)}"), end=" ")
     try:
         check_schema(engine)
         console.print("(ready)")
     except NewsletterError as exc:
-        console.print(f"({exc})")
+        console.print(Text(f"({exc})"))
     finally:
         engine.dispose()
 
 
-def _check_lists(config: config_mod.Config, console: Console) -> None:
+def _check_lists(config: config_mod.Config, console: Console, templates: Path) -> None:
     """The lists file, validated (a bad one stops `check` with exit status 2) and shown."""
     from newsletter.audience.lists import LISTS_FILE, load_lists, unfed_tags
 
     folder = config.folder(config.paths.subscribers)
     path = folder / LISTS_FILE
     if not path.exists():
-        console.print(f"lists: {path} not found: no list to send to (see 'Lists and subscribers' "
-                      "in README.md)", highlight=False)
+        console.print(Text(f"lists: {path} not found: no list to send to (see 'Lists and "
+                           "subscribers' in README.md)"))
         return
-    lists = load_lists(path)
-    console.print(f"[bold]{path}[/bold] is valid.")
+    lists = load_lists(path, templates)
+    console.print(f"[bold]{escape(str(path))}[/bold] is valid.")
     table = Table("list", "language", "tags", "sends", "review", "members file")
     for lst in lists:
         members = folder / f"{lst.slug}.csv"
-        table.add_row(lst.slug, lst.language, ", ".join(lst.section_order),
-                      f"{lst.schedule} ({lst.timezone})", lst.review,
-                      members.name if members.exists() else "none yet")
+        table.add_row(*_row(lst.slug, lst.language, ", ".join(lst.section_order),
+                            f"{lst.schedule} ({lst.timezone})", lst.review,
+                            members.name if members.exists() else "none yet"))
     console.print(table)
     for warning in unfed_tags(lists, config):
-        console.print(f"[yellow]warning:[/yellow] {path}: {warning}", highlight=False)
+        console.print(_warning(path, warning))
 
 
 @cli.command()
@@ -121,18 +135,20 @@ def status(ctx: click.Context, at: Any) -> None:
     console = Console()
     table = Table("source", "kind", "articles", "last fetch", "last error")
     for row in state.sources:
-        table.add_row(row.name, row.kind, str(row.articles), row.last_fetch, row.last_error or "")
+        table.add_row(*_row(row.name, row.kind, row.articles, row.last_fetch, row.last_error or ""))
     console.print(table)
     languages = ", ".join(f"{k or '?'} {v}" for k, v in state.languages.items()) or "none"
     console.print(
         f"{state.articles} articles ({languages}); {state.summaries} summaries; "
-        f"{state.stories} stories; {state.pending} waiting for enrichment"
+        f"{state.stories} stories; {state.pending} waiting for enrichment",
+        markup=False, highlight=False,
     )
     if state.editions:
         table = Table("edition", "list", "date", "status", "batches", "messages sent")
         for e in state.editions:
             batches = ", ".join(f"{n} {status}" for status, n in sorted(e.batches.items())) or "-"
-            table.add_row(f"#{e.id}", e.list_slug, e.date, e.status, batches, str(e.recipients_sent))
+            table.add_row(*_row(f"#{e.id}", e.list_slug, e.date, e.status, batches,
+                                e.recipients_sent))
         console.print(table)
 
     def when(moment: datetime | None) -> str:
@@ -183,7 +199,7 @@ def _print_reports(reports: list, console: Console) -> int:
     errors = 0
     for r in reports:
         state = "not modified" if r.not_modified else str(len(r.errors))
-        table.add_row(r.name, str(r.new), str(r.known), str(r.skipped), state)
+        table.add_row(*_row(r.name, r.new, r.known, r.skipped, state))
         errors += len(r.errors)
     console.print(table)
     for r in reports:
@@ -219,13 +235,13 @@ def collect(ctx: click.Context, names: tuple[str, ...]) -> None:
 
     def progress(name: str, report: Any) -> None:
         if report is None:
-            console.print(f"[dim]collecting {name}…[/dim]", highlight=False)
+            console.print(f"[dim]collecting {escape(name)}…[/dim]", highlight=False)
         else:
             state = ("disabled in the web app: not fetched" if report.disabled
                      else "not modified" if report.not_modified
                      else f"{report.new} new, {report.known} known")
             mark = "[red]✗[/red]" if report.failed else "[green]✓[/green]"
-            console.print(f"{mark} {name}: {state}", highlight=False)
+            console.print(f"{mark} {escape(name)}: {state}", highlight=False)
 
     with store.session() as session:
         reports = run_collect(session, config, names=names or None, progress=progress)
@@ -299,6 +315,16 @@ def summarize_cmd(
     from newsletter.enrich.language import detect_language
     from newsletter.summarize.pending import resummarize, summarize_one
 
+    # What goes with what: one input (FILE, --jsonl or --date); --force only with --date.
+    if force and day is None:
+        raise click.UsageError("--force goes with --date DAY (it redoes that day's summaries)")
+    if day is not None and (file is not None or jsonl is not None):
+        raise click.UsageError(
+            "--date DAY re-summarizes stored articles: give it without a FILE or --jsonl"
+        )
+    if file is not None and jsonl is not None:
+        raise click.UsageError("give a FILE or --jsonl IN, not both")
+
     try:
         config = config_of(ctx)
         settings = config.summarize
@@ -337,8 +363,11 @@ def summarize_cmd(
                     continue
                 try:
                     item = json.loads(line)
-                    if not isinstance(item, dict) or "text" not in item:
-                        raise InputError('expected an object with "id" and "text"')
+                    missing = [f'"{key}"' for key in ("id", "text")
+                               if not isinstance(item, dict) or item.get(key) is None]
+                    if missing:  # an output line without its id could not be matched to its input
+                        raise InputError(f"missing {' and '.join(missing)} "
+                                         '(expected an object with "id" and "text")')
                     text, lang = one(str(item["text"]), str(item.get("title") or ""), str(item.get("language") or ""))
                 except (ValueError, NewsletterError) as exc:
                     failures += 1

@@ -51,6 +51,7 @@ def editions_list(ctx: click.Context, slug: str, status: str, limit: int) -> Non
     """The latest editions with their state and delivery, newest first (to find an ID)."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from newsletter.audience.lists import find_list
     from newsletter.report import recent_editions
@@ -69,7 +70,8 @@ def editions_list(ctx: click.Context, slug: str, status: str, limit: int) -> Non
     table = Table("edition", "list", "date", "status", "batches", "messages sent")
     for e in rows:
         batches = ", ".join(f"{n} {state}" for state, n in sorted(e.batches.items())) or "-"
-        table.add_row(f"#{e.id}", e.list_slug, e.date, e.status, batches, str(e.recipients_sent))
+        cells = (f"#{e.id}", e.list_slug, e.date, e.status, batches, e.recipients_sent)
+        table.add_row(*(Text(str(cell)) for cell in cells))  # a Text is never read as markup
     Console().print(table)
 
 

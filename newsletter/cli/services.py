@@ -18,9 +18,11 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     """The web app: subscribe, confirm and unsubscribe pages, the SendGrid event webhook."""
     import uvicorn
 
+    from newsletter.config import check_templates
     from newsletter.web import create_app
 
     config = config_of(ctx)
+    check_templates(config)  # every page needs them: say so now, not as a 500 on each request
     store = store_of(ctx)
     try:
         app = create_app(config, store)

@@ -4,7 +4,9 @@ The sources are those of newsletter.toml and those added in the editors' web app
 disabled there (:mod:`newsletter.collect.sources` holds the rule). Each fetch adds a line to the
 source's history (ok, not-modified or error, with the new articles). A failing source never
 stops the others: its error is recorded on the Source row (``last_error``, ``error_count``),
-in its history and in the run's report, and the run goes on.
+in its history and in the run's report, and the run goes on. A local source file that is missing
+is such an error too, not a configuration error: an import folder that vanished must not stop the
+web app or a send, only that source's collecting until the file is back.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from newsletter.collect.store import (
     sync_source,
 )
 from newsletter.config import Config, SourceConfig, is_remote
-from newsletter.errors import NewsletterError
+from newsletter.errors import InputError, NewsletterError
 from newsletter.store.models import Article, Source, utcnow
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,8 @@ class Collector:
         source.last_fetched_at = utcnow()
         self.public_only = origin == ORIGIN_WEB and not self.config.web.fetch_private
         try:
+            if source_config.kind != "page" and not is_remote(location):
+                _check_local(source_config, Path(location))
             if source_config.kind == "feed":
                 self._collect_feed(source, source_config, location, report)
             elif source_config.kind == "page":
@@ -120,7 +124,11 @@ class Collector:
             # Keep the validators only once the body was parsed: a failed parse is retried in full.
             source.etag, source.last_modified = result.etag, result.last_modified
         else:
-            parsed = feeds.parse_feed(Path(location).read_bytes(), location)
+            try:
+                data = Path(location).read_bytes()
+            except OSError as exc:  # gone or unreadable since _check_local
+                raise InputError(f"{location}: cannot read ({exc.strerror})") from None
+            parsed = feeds.parse_feed(data, location)
         if parsed.warning:
             report.errors.append(f"{location}: {parsed.warning}")
         for entry in parsed.entries:
@@ -204,6 +212,20 @@ class Collector:
             self._collect_files(source, path, report)
         self.session.commit()
         return report
+
+
+def _check_local(source_config: SourceConfig, path: Path) -> None:
+    """The local file or folder of a source is there, and a feed is a file: InputError if not."""
+    if not path.exists():
+        raise InputError(
+            f"{path}: file or folder not found (restore it, or fix the url of source "
+            f"{source_config.name!r} in newsletter.toml)"
+        )
+    if source_config.kind == "feed" and path.is_dir():
+        raise InputError(
+            f"{path}: is a folder: a 'feed' source reads one feed file (for a folder of article "
+            f"files, set kind = \"file\" for source {source_config.name!r} in newsletter.toml)"
+        )
 
 
 def collect(

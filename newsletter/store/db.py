@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter.config import safe_url
-from newsletter.errors import StoreError
+from newsletter.config import DATABASES, ENV_DATABASE_URL, safe_url
+from newsletter.errors import ConfigError, StoreError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -31,20 +32,52 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for URL; a SQLite file's folder is created when missing."""
+    """An engine for URL; a SQLite file's folder is created when missing.
+
+    A URL we cannot use is a configuration mistake (ConfigError, exit status 2): not a URL, a
+    database other than SQLite and PostgreSQL, a driver that is not installed, or a SQLite
+    file whose folder cannot be made.
+    """
+    where = f"database URL {safe_url(url)!r} (database.url or {ENV_DATABASE_URL})"
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise StoreError(f"invalid database URL {safe_url(url)!r} (check database.url or NEWSLETTER_DATABASE_URL)") from None
+        raise ConfigError(f"{where}: not a database URL; supported: {DATABASES}") from None
     if parsed.drivername.startswith("sqlite"):
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                raise ConfigError(
+                    f"{where}: the store's folder {folder} is a file, not a folder "
+                    "(check paths.data)"
+                ) from None
+            except OSError as exc:
+                raise ConfigError(
+                    f"{where}: cannot create the store's folder {folder} ({exc.strerror}; "
+                    "check paths.data)"
+                ) from None
+        engine = _create_engine(parsed, where)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
+    return _create_engine(parsed, where, pool_pre_ping=True)
+
+
+def _create_engine(url: URL, where: str, **kw: Any) -> Engine:
+    try:
+        return create_engine(url, **kw)
+    except NoSuchModuleError:  # a dialect SQLAlchemy does not know
+        raise ConfigError(
+            f"{where}: unsupported database {url.get_backend_name()!r}; supported: {DATABASES}"
+        ) from None
+    except ImportError as exc:  # a dialect whose driver is not installed (mysql: MySQLdb)
+        raise ConfigError(
+            f"{where}: unsupported database {url.drivername!r} (its driver "
+            f"{exc.name or 'module'} is not installed); supported: {DATABASES}"
+        ) from None
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:
