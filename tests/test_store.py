@@ -117,3 +117,131 @@ def test_summary_belongs_to_its_article(store: Store) -> None:
         session.delete(article)
     with store.session() as session:
         assert session.scalar(select(func.count(Summary.id))) == 0
+
+
+# -- revision 0010: one person per address, whatever its case ---------------------------------
+
+
+def _store_at_0009_with_mixed_case_rows(db_url: str):  # type: ignore[no-untyped-def]
+    """A store migrated to 0009 holding one person three times (the case differs) and another."""
+    from alembic import command
+    from sqlalchemy import MetaData
+
+    from newsletter.store.db import _alembic_config
+
+    engine = make_engine(db_url)
+    command.upgrade(_alembic_config(engine), "0009")
+    meta = MetaData()
+    meta.reflect(engine)
+    t = meta.tables
+    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    with engine.begin() as conn:
+        for i, slug in enumerate(["news", "other", "third"], 1):
+            conn.execute(t["lists"].insert().values(id=i, slug=slug, name=slug, language="fr",
+                                                    created_at=now))
+        for sid, email, name, language in [
+            (1, "Ana.Ruiz@example.org", "Ana", ""),
+            (2, "ana.ruiz@example.org", "", "es"),
+            (3, "ANA.RUIZ@example.org", "", ""),
+            (4, "solo@example.org", "Solo", "fr"),
+        ]:
+            conn.execute(t["subscribers"].insert().values(
+                id=sid, email=email, name=name, language=language, created_at=now))
+        for mid, list_id, sid, status in [
+            (1, 1, 1, "active"), (2, 1, 2, "unsubscribed"),  # news: the refusal wins
+            (3, 2, 1, "active"), (4, 2, 3, "pending"),  # other: a pending request withdraws nothing
+            (5, 3, 2, "pending"), (6, 3, 3, "active"),  # third: the active one, moved over
+            (7, 1, 4, "active"),
+        ]:
+            conn.execute(t["memberships"].insert().values(
+                id=mid, list_id=list_id, subscriber_id=sid, status=status, origin="csv",
+                created_at=now, status_changed_at=now))
+            conn.execute(t["consent_events"].insert().values(
+                membership_id=mid, subscriber_id=sid, list_id=list_id, action="added",
+                status=status, origin="csv", occurred_at=now))
+        conn.execute(t["provider_events"].insert().values(
+            provider="sendgrid", event_id="e1", type="open", email="ANA.RUIZ@example.org",
+            subscriber_id=3, payload={}, received_at=now, applied=False))
+    return engine
+
+
+def test_revision_0010_merges_addresses_that_differ_only_in_case(db_url: str) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from newsletter.audience import consent
+    from newsletter.store.models import (
+        ConsentEvent,
+        MailingList,
+        Membership,
+        ProviderEvent,
+        Subscriber,
+    )
+
+    engine = _store_at_0009_with_mixed_case_rows(db_url)
+    migrate(engine)
+    engine.dispose()
+    store = Store.open(db_url)
+    try:
+        with store.session() as session:
+            people = session.execute(
+                select(Subscriber.id, Subscriber.email, Subscriber.email_key, Subscriber.name,
+                       Subscriber.language).order_by(Subscriber.id)
+            ).all()
+            assert [tuple(p) for p in people] == [
+                (1, "Ana.Ruiz@example.org", "ana.ruiz@example.org", "Ana", "es"),
+                (4, "solo@example.org", "solo@example.org", "Solo", "fr"),
+            ]
+            statuses = session.execute(
+                select(MailingList.slug, Membership.subscriber_id, Membership.status)
+                .join(Membership, Membership.list_id == MailingList.id)
+                .order_by(MailingList.slug, Membership.subscriber_id)
+            ).all()
+            assert [tuple(s) for s in statuses] == [
+                ("news", 1, "unsubscribed"), ("news", 4, "active"),
+                ("other", 1, "active"), ("third", 1, "active"),
+            ]
+            history = session.execute(
+                select(ConsentEvent.subscriber_id, ConsentEvent.membership_id,
+                       ConsentEvent.action, ConsentEvent.origin).order_by(ConsentEvent.id)
+            ).all()
+            assert {h.subscriber_id for h in history} == {1, 4}
+            kept = set(session.scalars(select(Membership.id)))
+            assert {h.membership_id for h in history if h.action == "added"} <= kept
+            assert [h.origin for h in history if h.action == "merged"] == [
+                "merge:subscriber-2", "merge:subscriber-3"
+            ]
+            assert session.scalar(select(ProviderEvent.subscriber_id)) == 1
+        with store.session() as session:
+            # an unsubscribe link mailed to a merged row acts on the person
+            done = consent.unsubscribe(session, 3, "other", origin="form")
+            assert done.changed == 1
+            assert consent.current_subscriber_id(session, 2) == 1
+            assert consent.current_subscriber_id(session, 99) is None
+        with store.session() as session:
+            assert session.scalar(
+                select(Membership.status).where(Membership.list_id == 2)
+            ) == "unsubscribed"
+        with pytest.raises(IntegrityError), store.session() as session:
+            session.add(Subscriber(email="ANA.ruiz@example.org"))
+            session.flush()
+    finally:
+        store.close()
+
+
+def test_revision_0010_downgrades_and_upgrades_without_losing_members(db_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from newsletter.store.db import _alembic_config
+
+    engine = _store_at_0009_with_mixed_case_rows(db_url)
+    migrate(engine)
+    command.downgrade(_alembic_config(engine), "0009")
+    assert "email_key" not in {c["name"] for c in inspect(engine).get_columns("subscribers")}
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM memberships")) == 4
+    assert migrate(engine) == ("0009", head_revision())
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM memberships")) == 4
+        assert conn.scalar(text("SELECT count(*) FROM subscribers WHERE email_key = ''")) == 0
+    engine.dispose()

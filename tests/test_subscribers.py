@@ -125,17 +125,17 @@ def test_duplicates_merged_later_values_win(tmp_path: Path) -> None:
         "email,name,language\n"
         "sam@example.org,Sam,\n"
         "other@example.org,Other,fr\n"
-        " SAM@example.org,,\n"  # different local-part case: another address
+        " SAM@example.org,,\n"  # another case of the local part: the same person
         "sam@EXAMPLE.org,Samuel,en\n",
     )
     found, problems = read_members(path)
     assert [(m.email, m.name, m.language, m.line) for m in found] == [
-        ("sam@example.org", "Samuel", "en", 2),
+        ("sam@example.org", "Samuel", "en", 2),  # the spelling first given
         ("other@example.org", "Other", "fr", 3),
-        ("SAM@example.org", "", "", 4),
     ]
     assert [str(p) for p in problems] == [
-        f"{path}:5: warning: sam@example.org already on line 2: merged"
+        f"{path}:4: warning: SAM@example.org already on line 2 as sam@example.org: merged",
+        f"{path}:5: warning: sam@example.org already on line 2: merged",
     ]
 
 
@@ -424,3 +424,244 @@ def test_suppression_list_read_with_another_key_is_refused(
     monkeypatch.delenv("NEWSLETTER_SECRET_KEY")
     with store.session() as session, pytest.raises(ConfigError, match="set NEWSLETTER_SECRET_KEY"):
         sync_members(session, make_list(session), [Member("gone@example.org")], "csv")
+
+
+# -- an address in any case is one person -----------------------------------------------------
+
+
+def subscribers_of(store: Store) -> list[str]:
+    with store.session() as session:
+        return list(session.scalars(select(Subscriber.email).order_by(Subscriber.id)))
+
+
+def test_an_address_in_another_case_is_the_same_person(store: Store, tmp_path: Path) -> None:
+    from newsletter.audience import consent
+
+    # A Mailchimp export with the same reader twice: one mail each morning, not two.
+    path = write(
+        tmp_path,
+        '"Email Address","First Name","Last Name","MEMBER_RATING"\n'
+        '"mc1@example.org","Mona","Chafik","2"\n'
+        '"MC1@example.org","","","5"\n'
+        '"mc2@example.org","Ali","Idrissi","1"\n',
+    )
+    with store.session() as session:
+        report = import_file(session, path, make_list(session))
+    assert (report.added, report.updated, report.unchanged) == (2, 0, 0)
+    assert members(store) == {
+        "mc1@example.org": ("Mona Chafik", "", "active"),
+        "mc2@example.org": ("Ali Idrissi", "", "active"),
+    }
+    with store.session() as session:
+        news, other = make_list(session), make_list(session, "other")
+        report = sync_members(session, news, [Member("Mc2@Example.ORG", "Ali I.")], "csv:b.csv")
+        assert (report.added, report.updated) == (0, 1)
+        report = sync_members(session, other, [Member("MC2@example.org")], "csv:c.csv")
+        assert report.added == 1
+        # the sign-up form, with the address typed in capitals: already active, nothing sent
+        assert consent.request_subscription(
+            session, news, "MC1@EXAMPLE.ORG", secret="a-test-secret-that-is-long-enough"
+        ) is None
+        assert consent.subscriber_by_address(session, " Mc1@example.org ").email == (
+            "mc1@example.org"
+        )
+    # one row per person, under the spelling first given; mail goes there
+    assert subscribers_of(store) == ["mc1@example.org", "mc2@example.org"]
+    assert members(store, "other") == {"mc2@example.org": ("Ali I.", "", "active")}
+
+
+def test_forget_in_any_case(store: Store, tmp_path: Path) -> None:
+    from newsletter.audience import consent
+
+    path = write(
+        tmp_path,
+        "email,name\nyoussef.tazi@example.com,Youssef\nhelene.lefevre@example.org,Hélène\n",
+    )
+    with store.session() as session:
+        import_file(session, path, make_list(session))
+    with store.session() as session:
+        assert forget(session, "YOUSSEF.TAZI@example.com") == 1
+        assert forget(session, "helene.lefevre@example.org") == 1
+    assert members(store) == {}
+    write(tmp_path, "email\nYoussef.Tazi@example.com\nHelene.Lefevre@example.org\n")
+    with store.session() as session:
+        news = make_list(session)
+        report = import_file(session, path, news)
+        assert (report.added, report.kept_suppressed) == (0, 2)
+        assert consent.request_subscription(
+            session, news, "HELENE.lefevre@example.org", secret="a-test-secret-that-is-long-enough"
+        ) is None
+    assert subscribers_of(store) == []
+
+
+def _hashed_before_revision_0010(secret: str, spelling: str) -> Suppression:
+    """A suppression as `forget SPELLING` wrote it before addresses were compared without case."""
+    import hashlib
+    import hmac
+
+    def mac(message: bytes) -> str:
+        return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+    return Suppression(address_hash=mac(b"suppression\x00" + spelling.encode()),
+                       key_id=mac(b"suppression-key-id")[:16], reason="forgotten")
+
+
+def test_suppressions_hashed_before_the_change_still_hold(store: Store, secret: str) -> None:
+    import hashlib
+
+    with store.session() as session:
+        session.add(_hashed_before_revision_0010(secret, "Helene.Lefevre@example.org"))
+        session.add(_hashed_before_revision_0010(secret, "karim@example.ma"))
+        # and an unkeyed one, from before revision 0004
+        session.add(Suppression(address_hash=hashlib.sha256(b"OMAR@example.ma").hexdigest(),
+                                key_id="sha256", reason="forgotten"))
+    spellings = ["Helene.Lefevre@example.org", "helene.lefevre@example.org",
+                 "HELENE.LEFEVRE@example.org", "Karim@example.ma", "omar@example.ma",
+                 "Omar@example.ma", "free@example.org"]
+    for spelling in spellings:
+        with store.session() as session:
+            report = sync_members(session, make_list(session), [Member(spelling)], "csv")
+        assert report.kept_suppressed == (spelling != "free@example.org"), spelling
+    # Found once, the address is suppressed in every spelling from then on.
+    with store.session() as session:
+        report = sync_members(
+            session, make_list(session),
+            [Member("hElEnE.lefevre@example.org"), Member("kArIm@example.ma"),
+             Member("oMaR@example.ma")],
+            "csv",
+        )
+    assert (report.added, report.kept_suppressed) == (0, 3)
+    assert list(members(store)) == ["free@example.org"]
+
+
+def test_forgetting_again_suppresses_every_spelling(store: Store, secret: str) -> None:
+    with store.session() as session:
+        session.add(_hashed_before_revision_0010(secret, "Nadia.Chraibi@example.ma"))
+    with store.session() as session:
+        assert forget(session, "Nadia.Chraibi@example.ma") == 0
+        report = sync_members(session, make_list(session), [Member("nAdIa.chraibi@example.ma")],
+                              "csv")
+    assert report.kept_suppressed == 1
+
+
+def test_forget_scrubs_provider_events_in_any_case(store: Store) -> None:
+    from newsletter.store.models import ProviderEvent
+
+    with store.session() as session:
+        session.add(ProviderEvent(provider="sendgrid", event_id="e1", type="bounce",
+                                  email=" Gone.Person@Example.org", payload={"x": 1}))
+        session.add(ProviderEvent(provider="sendgrid", event_id="e2", type="bounce",
+                                  email="stay@example.org", payload={"x": 2}))
+    with store.session() as session:
+        forget(session, "gone.person@example.org")
+    with store.session() as session:
+        rows = session.execute(select(ProviderEvent.email, ProviderEvent.payload)
+                               .order_by(ProviderEvent.event_id)).all()
+    assert [tuple(r) for r in rows] == [("", {}), ("stay@example.org", {"x": 2})]
+
+
+def test_a_provider_event_finds_the_person_in_any_case(store: Store) -> None:
+    from newsletter.audience.events import record_events
+
+    with store.session() as session:
+        sync_members(session, make_list(session), [Member("ana.ruiz@example.org")], "csv")
+    with store.session() as session:
+        record_events(session, [{"event": "spamreport", "email": "Ana.Ruiz@example.org",
+                                 "sg_event_id": "s1"}])
+    assert members(store)["ana.ruiz@example.org"][2] == "complained"
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sync_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A configuration whose store is in tmp_path and whose lists are in tmp_path/subscribers."""
+    folder = tmp_path / "subscribers"
+    folder.mkdir()
+    (folder / "lists.toml").write_text(
+        "".join(
+            f'[[lists]]\nslug = "{slug}"\nname = "{slug}"\nlanguage = "fr"\ntags = ["x"]\n'
+            f'from_name = "N"\nfrom_address = "n@example.org"\n\n'
+            for slug in ("alpha", "beta", "gamma", "delta")
+        ),
+        encoding="utf-8",
+    )
+    path = tmp_path / "newsletter.toml"
+    path.write_text(
+        f'[paths]\ndata = "{tmp_path}"\nsubscribers = "{folder}"\n', encoding="utf-8"
+    )
+    monkeypatch.delenv("NEWSLETTER_DATABASE_URL", raising=False)
+    return path
+
+
+def newsletter(config: Path, *args: str):  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+
+    return CliRunner().invoke(cli, ["--config", str(config), *args])
+
+
+def test_sync_prints_every_warning(sync_config: Path) -> None:
+    folder = sync_config.parent / "subscribers"
+    write(folder, "Email Address,First Name,MEMBER_RATING\n"
+                  "mc1@example.org,Mona,2\nMC1@example.org,,5\nbad,X,1\n", "alpha.csv")
+    write(folder, "email,name\nmc1@example.org,Mona C.\n", "beta.csv")
+    write(folder, "email\nok@example.org\n", "gamma.csv")
+    assert newsletter(sync_config, "init").exit_code == 0
+    result = newsletter(sync_config, "subscribers", "sync")
+    assert result.exit_code == 0, result.output
+    alpha, beta = folder / "alpha.csv", folder / "beta.csv"
+    assert result.stderr.splitlines() == [
+        f"{alpha}:1: warning: ignored unknown column(s): member_rating",
+        f"{alpha}:3: warning: MC1@example.org already on line 2 as mc1@example.org: merged",
+        f"{alpha}:4: invalid email address 'bad': An email address must have an @-sign.",
+        f"{beta}:2: warning: mc1@example.org: name 'Mona C.' differs from 'Mona' in alpha.csv; "
+        "keeping 'Mona'",
+        f"{folder / 'delta.csv'}: warning: no members file for list 'delta': nothing to sync",
+    ]
+    # the table: alpha added one person (the second row is the same person), one row rejected
+    rows = [[cell.strip() for cell in line.split("│")[1:7]]
+            for line in result.stdout.splitlines() if "alpha" in line]
+    assert rows == [["alpha", "1", "0", "0", "0", "1"]]
+
+
+def test_sync_fails_on_a_file_it_cannot_read_after_syncing_the_others(sync_config: Path) -> None:
+    folder = sync_config.parent / "subscribers"
+    write(folder, "mail,name\nx@example.org,X\n", "alpha.csv")
+    write(folder, "email\nok@example.org\n", "beta.csv")
+    write(folder, "email\n", "gamma.csv")
+    write(folder, "email\nd@example.org\n", "delta.csv")
+    assert newsletter(sync_config, "init").exit_code == 0
+    result = newsletter(sync_config, "subscribers", "sync")
+    assert result.exit_code == 1
+    alpha = folder / "alpha.csv"
+    assert result.stderr.splitlines() == [
+        f"{alpha}:1: no 'email' column in the header row (found: 'mail', 'name'): "
+        "file not read, list alpha unchanged",
+        f"Error: members file not read: {alpha}; fix it and run 'newsletter subscribers sync' "
+        "again (the other lists were synced)",
+    ]
+    assert "file not read" in result.stdout
+    exported = newsletter(sync_config, "subscribers", "export")
+    assert exported.exit_code == 0
+    assert [row.split(",")[:2] for row in exported.stdout.splitlines()[1:]] == [
+        ["beta", "ok@example.org"], ["delta", "d@example.org"]
+    ]
+    # `import` of the same file fails the same way
+    result = newsletter(sync_config, "subscribers", "import", str(alpha), "--list", "alpha")
+    assert result.exit_code == 1 and "no 'email' column" in result.stderr
+
+
+def test_sync_all_reports_an_unreadable_file_as_such(store: Store, tmp_path: Path) -> None:
+    lst = ListConfig(slug="news", name="N", from_name="N", from_address="n@example.org",
+                     tags=["x"])
+    path = write(tmp_path, "mail\nx@example.org\n")
+    with store.session() as session:
+        (report,) = sync_all(session, [lst], tmp_path)
+    assert report.file_error is not None and report.errors == [report.file_error]
+    assert report.summary() == (
+        f"news: file not read, nothing synced ({path}:1: no 'email' column in the header row "
+        "(found: 'mail'))"
+    )

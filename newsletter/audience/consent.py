@@ -3,8 +3,10 @@
 Every change of a membership's status made here is written to the consent history
 (:class:`ConsentEvent`: what, when, from where). The rules, in one place:
 
+- an address is one person whatever its case (``Ana@x.org`` is ``ana@x.org``: see
+  :func:`~newsletter.store.models.email_key`);
 - a suppressed address (:func:`suppress`, e.g. ``subscribers forget``) is never added again,
-  by any import or form: it is kept only as a keyed hash of the normalised address;
+  in any case, by any import or form: it is kept only as a keyed hash of its lower-cased form;
 - an unsubscribed, bounced or complained membership is never made active by an import;
 - a sign-up is ``pending`` until the owner of the mailbox confirms it (double opt-in); a
   confirmation made after an unsubscribe brings the membership back only if its link was sent
@@ -20,9 +22,10 @@ import hmac
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,6 +38,7 @@ from newsletter.store.models import (
     Membership,
     Subscriber,
     Suppression,
+    email_key,
     utcnow,
 )
 from newsletter.tokens import ENV_SECRET_KEY, secret_key
@@ -44,6 +48,7 @@ CONFIRM_MAX_AGE = 7 * 24 * 3600  # seconds a confirmation link stays valid
 ORIGIN_MAX = 60  # ConsentEvent.origin
 # How strong a status is: a provider event only ever moves a membership up this scale.
 STATUS_RANK = {"pending": 0, "active": 0, "unsubscribed": 1, "bounced": 2, "complained": 3}
+MERGED = "merged"  # the consent-history action left by a subscriber merged into another
 _CHUNK = 500
 
 
@@ -51,24 +56,52 @@ _CHUNK = 500
 
 
 def address_hash(secret: str, email: str) -> str:
-    """The keyed hash of a normalised address, as kept in the suppression list."""
-    return hmac.new(
-        secret.encode("utf-8"), b"suppression\x00" + email.encode("utf-8"), hashlib.sha256
-    ).hexdigest()
+    """The keyed hash of an address as the suppression list keeps it: a hash of who it is
+    (:func:`~newsletter.store.models.email_key`), so every spelling of it has this hash."""
+    return _hmac(secret, b"suppression\x00identity\x00" + email_key(email).encode("utf-8"))
 
 
 def key_id(secret: str) -> str:
-    """A short public name for SECRET, stored next to each hash made with it."""
-    return hmac.new(secret.encode("utf-8"), b"suppression-key-id", hashlib.sha256).hexdigest()[:16]
+    """A short public name for SECRET (and for hashing by :func:`address_hash`), stored next
+    to each hash made with it."""
+    return _hmac(secret, b"suppression-key-id\x00identity")[:16]
 
 
 def client_hash(secret: str, client: str) -> str:
     """A keyed hash of a client IP address for the consent history (never the address)."""
-    return hmac.new(secret.encode("utf-8"), b"client\x00" + client.encode(), hashlib.sha256).hexdigest()
+    return _hmac(secret, b"client\x00" + client.encode())
 
 
-def _legacy_hash(email: str) -> str:
-    return hashlib.sha256(email.encode("utf-8")).hexdigest()
+def _hmac(secret: str, message: bytes) -> str:
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+# Before revision 0010 the list hashed an address as it was spelled (only the domain
+# lower-cased), under another key id, or unkeyed before revision 0004. Such a hash is found
+# again from the spelling given to `forget`, which is lost: it is looked for under the usual
+# spellings of the address (see _spellings).
+
+
+def _spelled_hash(secret: str, spelling: str) -> str:
+    return _hmac(secret, b"suppression\x00" + spelling.encode("utf-8"))
+
+
+def _spelled_key_id(secret: str) -> str:
+    return _hmac(secret, b"suppression-key-id")[:16]
+
+
+def _legacy_hash(spelling: str) -> str:
+    return hashlib.sha256(spelling.encode("utf-8")).hexdigest()
+
+
+def _spellings(email: str) -> set[str]:
+    """EMAIL as given and as people usually write it: lower case, upper case, capitalised
+    words (ana.ruiz, ANA.RUIZ, Ana.Ruiz); the domain stays lower-case, as it was hashed."""
+    local, at, domain = email.rpartition("@")
+    if not at:
+        return {email}
+    domain = domain.lower()
+    return {email} | {f"{form}@{domain}" for form in (local.lower(), local.upper(), local.title())}
 
 
 def _env_secret() -> str | None:
@@ -78,18 +111,21 @@ def _env_secret() -> str | None:
 # -- the suppression list ---------------------------------------------------------------------
 
 
-def suppressed_among(session: Session, emails: Iterable[str], secret: str | None = None) -> set[str]:
-    """Those of EMAILS (normalised) that are on the suppression list.
+def suppressed_among(
+    session: Session, emails: Iterable[str], secret: str | None = None
+) -> set[str]:
+    """Those of EMAILS (normalised) that are on the suppression list, in any case.
 
     SECRET defaults to NEWSLETTER_SECRET_KEY, which is only needed once the list is not empty.
     A list hashed under another key is refused (ConfigError): reading it with the wrong key
-    would quietly let every suppressed address back in.
+    would quietly let every suppressed address back in. An address found only under a hash of
+    its spelling (made before revision 0010) gets its case-free hash added now, so that every
+    other spelling of it is refused from then on.
     """
     emails = list(emails)
     keys = set(session.scalars(select(Suppression.key_id).distinct()))
     if not emails or not keys:
         return set()
-    hashes: dict[str, str] = {}
     if keys - {LEGACY_KEY_ID}:
         secret = secret or _env_secret()
         if secret is None:
@@ -97,25 +133,60 @@ def suppressed_among(session: Session, emails: Iterable[str], secret: str | None
                 f"set {ENV_SECRET_KEY} in the environment: the suppression list is kept as "
                 "hashes made with it, and every import checks it"
             )
-        if keys - {LEGACY_KEY_ID, key_id(secret)}:
+        if keys - {LEGACY_KEY_ID, key_id(secret), _spelled_key_id(secret)}:
             raise ConfigError(
                 f"the suppression list was hashed with another {ENV_SECRET_KEY}: set the key it "
                 "was made with (changing the key would let suppressed addresses back in)"
             )
-        hashes.update((address_hash(secret, e), e) for e in emails)
+    hashes: dict[str, set[str]] = {}  # hash -> the addresses of EMAILS it stands for
+    spelled: set[str] = set()  # those of HASHES that hash a spelling
+
+    def add(value: str, email: str) -> None:
+        hashes.setdefault(value, set()).add(email)
+
+    schemes: list[Callable[[str], str]] = []  # how older rows hashed a spelling
+    if secret is not None:
+        if key_id(secret) in keys:
+            for e in emails:
+                add(address_hash(secret, e), e)
+        if _spelled_key_id(secret) in keys:
+            schemes.append(partial(_spelled_hash, secret))
     if LEGACY_KEY_ID in keys:
-        hashes.update((_legacy_hash(e), e) for e in emails)
-    found: set[str] = set()
+        schemes.append(_legacy_hash)
+    for e in emails:
+        for spelling in _spellings(e) if schemes else ():
+            for scheme in schemes:
+                spelled.add(value := scheme(spelling))
+                add(value, e)
+    found: dict[str, str] = {}  # address -> why it is suppressed
+    by_identity: set[str] = set()
     values = list(hashes)
     for i in range(0, len(values), _CHUNK):
         chunk = values[i : i + _CHUNK]
-        found.update(
-            hashes[h]
-            for h in session.scalars(
-                select(Suppression.address_hash).where(Suppression.address_hash.in_(chunk))
+        for value, reason in session.execute(
+            select(Suppression.address_hash, Suppression.reason).where(
+                Suppression.address_hash.in_(chunk)
             )
-        )
-    return found
+        ):
+            for e in hashes[value]:
+                found.setdefault(e, reason)
+                if value not in spelled:
+                    by_identity.add(e)
+    _add_identity_hashes(
+        session, {e: reason for e, reason in found.items() if e not in by_identity}, secret
+    )
+    return set(found)
+
+
+def _add_identity_hashes(session: Session, reasons: dict[str, str], secret: str | None) -> None:
+    """Suppress every spelling of the addresses of REASONS, found under a spelling's hash."""
+    secret = secret or _env_secret()
+    if not reasons or secret is None:
+        return
+    rows = {address_hash(secret, e): reason for e, reason in reasons.items()}
+    for value, reason in rows.items():
+        session.add(Suppression(address_hash=value, key_id=key_id(secret), reason=reason))
+    session.flush()
 
 
 def is_suppressed(session: Session, email: str, secret: str | None = None) -> bool:
@@ -123,7 +194,8 @@ def is_suppressed(session: Session, email: str, secret: str | None = None) -> bo
 
 
 def suppress(session: Session, email: str, reason: str, secret: str | None = None) -> bool:
-    """Put a normalised address on the suppression list; False when it already was."""
+    """Put a normalised address (every spelling of it) on the suppression list; False when it
+    already was."""
     secret = secret or secret_key()
     if is_suppressed(session, email, secret):
         return False
@@ -131,6 +203,35 @@ def suppress(session: Session, email: str, reason: str, secret: str | None = Non
                             reason=reason[:30]))
     session.flush()
     return True
+
+
+# -- who an address or a link is --------------------------------------------------------------
+
+
+def subscriber_by_address(session: Session, email: str) -> Subscriber | None:
+    """The subscriber EMAIL belongs to, in any case (EMAIL need not be normalised)."""
+    return session.scalar(select(Subscriber).where(Subscriber.email_key == email_key(email)))
+
+
+def merged_origin(subscriber_id: int) -> str:
+    """The origin of the consent-history line left when SUBSCRIBER_ID was merged into another."""
+    return f"merge:subscriber-{subscriber_id}"
+
+
+def current_subscriber_id(session: Session, subscriber_id: int) -> int | None:
+    """SUBSCRIBER_ID, or the subscriber it was merged into; None when there is nobody.
+
+    Revision 0010 merged subscribers whose addresses differed only in case: the links already
+    mailed to a merged one (unsubscribe links never expire) must still act on the person.
+    """
+    if session.get(Subscriber, subscriber_id) is not None:
+        return subscriber_id
+    return session.scalar(
+        select(ConsentEvent.subscriber_id)
+        .where(ConsentEvent.action == MERGED, ConsentEvent.origin == merged_origin(subscriber_id))
+        .order_by(ConsentEvent.id.desc())
+        .limit(1)
+    )
 
 
 # -- the consent history ----------------------------------------------------------------------
@@ -192,12 +293,16 @@ def unsubscribe(
     """Unsubscribe a subscriber from a list (or from every list); idempotent.
 
     Raises InputError when the list does not exist. A subscriber who is gone (forgotten) or
-    was never on the list changes nothing: there is nobody left to mail.
+    was never on the list changes nothing: there is nobody left to mail. A subscriber merged
+    into another (same address in another case) is that other one.
     """
     mailing_list = session.scalar(select(MailingList).where(MailingList.slug == list_slug))
     if mailing_list is None:
         raise InputError(f"no list {list_slug!r}")
-    stmt = select(Membership).where(Membership.subscriber_id == subscriber_id)
+    current = current_subscriber_id(session, subscriber_id)
+    if current is None:
+        return Unsubscribed(mailing_list, 0)
+    stmt = select(Membership).where(Membership.subscriber_id == current)
     if not all_lists:
         stmt = stmt.where(Membership.list_id == mailing_list.id)
     changed = 0
@@ -273,14 +378,16 @@ def request_subscription(
     """Record a sign-up; the Subscriber to send a confirmation link to, or None to send nothing.
 
     EMAIL is normalised. Nothing is sent for a suppressed address, an active membership, or a
-    bounced or complained one. A new person gets a pending membership; a known person keeps
-    their name and language (a form must not rename someone else).
+    bounced or complained one. A new person gets a pending membership; a known person (the
+    address in any case) keeps their name, language and address as first spelled (a form must
+    not rename someone else).
     """
     if is_suppressed(session, email, secret):
         return None
-    subscriber = session.scalar(select(Subscriber).where(Subscriber.email == email))
+    subscriber = subscriber_by_address(session, email)
     if subscriber is None:
-        subscriber = Subscriber(email=email, name=name[:200], language=language[:16])
+        subscriber = Subscriber(email=email, email_key=email_key(email), name=name[:200],
+                                language=language[:16])
         session.add(subscriber)
         session.flush()
     membership = session.scalar(
@@ -308,12 +415,16 @@ def confirm(
     """Activate the membership a confirmation link names; the membership, or None if gone.
 
     A pending membership becomes active; an unsubscribed one only when the link was issued
-    after the unsubscribe (an old link must not undo it); bounced and complained stay.
+    after the unsubscribe (an old link must not undo it); bounced and complained stay. A
+    subscriber merged into another (same address in another case) is that other one.
     """
+    current = current_subscriber_id(session, subscriber_id)
+    if current is None:
+        return None
     membership = session.scalar(
         select(Membership)
         .join(MailingList, MailingList.id == Membership.list_id)
-        .where(Membership.subscriber_id == subscriber_id, MailingList.slug == list_slug)
+        .where(Membership.subscriber_id == current, MailingList.slug == list_slug)
         .with_for_update()
     )
     if membership is None:

@@ -27,9 +27,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.audience.consent import STATUS_RANK, set_status
+from newsletter.audience.consent import (
+    STATUS_RANK,
+    current_subscriber_id,
+    set_status,
+    subscriber_by_address,
+)
 from newsletter.errors import InputError
-from newsletter.store.models import Edition, Membership, ProviderEvent, Subscriber
+from newsletter.store.models import Edition, Membership, ProviderEvent, Subscriber, email_key
 
 PROVIDER = "sendgrid"
 ORIGIN = "webhook:sendgrid"
@@ -130,11 +135,12 @@ def _apply(session: Session, event_id: str, event: dict[str, Any]) -> int:
     email = str(event.get("email", ""))[:320]
     subscriber_id = _int(event.get("subscriber_id"))
     edition_id = _int(event.get("edition_id"))
-    subscriber = session.get(Subscriber, subscriber_id) if subscriber_id else None
-    if subscriber is not None and subscriber.email.lower() != email.strip().lower():
+    current = current_subscriber_id(session, subscriber_id) if subscriber_id else None
+    subscriber = session.get(Subscriber, current) if current else None
+    if subscriber is not None and subscriber.email_key != email_key(email):
         subscriber = None  # ids that do not match the address are not trusted
-    if subscriber is None and email:
-        subscriber = session.scalar(select(Subscriber).where(Subscriber.email == email.strip()))
+    if subscriber is None and email.strip():
+        subscriber = subscriber_by_address(session, email)
     edition = session.get(Edition, edition_id) if edition_id else None
     row = ProviderEvent(
         provider=PROVIDER, event_id=event_id, type=str(event.get("event", ""))[:40],

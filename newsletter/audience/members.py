@@ -4,8 +4,9 @@ One header row naming ``email`` (required), ``name`` and ``language``, under the
 those other tools export (``Email Address``, ``First Name`` and ``Last Name`` from Mailchimp,
 ``EMAIL``, ``PRENOM`` and ``NOM`` from Brevo, ``courriel``...: see ``HEADER_ALIASES``); UTF-8
 with or without a BOM; ``,`` or ``;`` separated. An invalid row becomes a :class:`RowError` with
-the file's physical line number and the other rows still load; an address given twice is merged
-into its first row. A file that cannot be read at all raises :class:`InputError`.
+the file's physical line number and the other rows still load; an address given twice, in any
+case (``Ana@x.org``, ``ana@x.org``: one person, see :func:`email_key`), is merged into its first
+row, whose spelling is kept. A file that cannot be read at all raises :class:`InputError`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.errors import InputError
+from newsletter.store.models import email_key
 
 COLUMNS = ("email", "name", "language")
 # What a header cell may say for each column, compared without case, accents, spaces or
@@ -39,7 +41,9 @@ LANGUAGE_MAX = 16  # Subscriber.language
 def normalise_email(raw: str) -> str:
     """The address as stored: spaces stripped, Unicode NFC, domain lower-cased (no DNS lookup).
 
-    The local part keeps its case, as email-validator does (RFC 5321 lets servers tell them apart).
+    The local part keeps its case, as email-validator does: mail goes to the spelling given
+    (RFC 5321 lets servers tell them apart). Who the address belongs to ignores case: compare
+    addresses by :func:`email_key`, never as they are spelled.
     Raises :class:`InputError` with the reason when the address is not valid.
     """
     text = unicodedata.normalize("NFC", raw.strip())
@@ -79,7 +83,8 @@ class RowError:
     params: dict[str, object] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {'warning: ' if self.warning else ''}{self.reason}"
+        where = f"{self.path}:{self.line}" if self.line else str(self.path)  # 0: the whole file
+        return f"{where}: {'warning: ' if self.warning else ''}{self.reason}"
 
 
 class _FileError(InputError):
@@ -94,7 +99,8 @@ class _FileError(InputError):
 
 
 def _header_key(cell: str) -> str:
-    """CELL as HEADER_ALIASES spells it ("E-mail Address" -> "emailaddress", "Prénom" -> "prenom")."""
+    """CELL as HEADER_ALIASES spells it ("E-mail Address" -> "emailaddress", "Prénom" ->
+    "prenom")."""
     folded = unicodedata.normalize("NFKD", cell.strip().lower())
     return "".join(ch for ch in folded if ch.isalnum() and not unicodedata.combining(ch))
 
@@ -116,9 +122,10 @@ def read_members(path: Path) -> tuple[list[Member], list[RowError]]:
     The header row (line 1) needs an ``email`` column; ``name`` (or a first and a last name) and
     ``language`` are optional, each under any name of ``HEADER_ALIASES``, and other columns are
     ignored with one warning. UTF-8 with or without BOM; ``,`` or ``;`` as
-    delimiter, chosen from the header. An address given twice is merged into its first row: the
-    later rows' non-empty name and language win (the bottom of the file is the latest edit), and
-    each repeat is reported as a warning. Raises :class:`InputError` when the file cannot be read.
+    delimiter, chosen from the header. An address given twice (in any case) is merged into its
+    first row, whose spelling is kept: the later rows' non-empty name and language win (the
+    bottom of the file is the latest edit), and each repeat is reported as a warning. Raises
+    :class:`InputError` when the file cannot be read.
     """
     try:
         data = path.read_bytes()
@@ -154,7 +161,7 @@ def read_members(path: Path) -> tuple[list[Member], list[RowError]]:
                 RowError(path, 1, f"ignored unknown column(s): {', '.join(unknown)}", warning=True,
                          code="unknown-columns", params={"columns": ", ".join(unknown)})
             )
-        members: dict[str, Member] = {}
+        members: dict[str, Member] = {}  # by email_key
         end = reader.line_num
         for row in reader:
             line, end = end + 1, reader.line_num  # a quoted field may span several lines
@@ -183,13 +190,15 @@ def read_members(path: Path) -> tuple[list[Member], list[RowError]]:
                              code="language-invalid", params={"language": language[:20]})
                 )
                 continue
-            known = members.get(email)
+            known = members.get(email_key(email))
             if known is None:
-                members[email] = Member(email, name, language, line)
+                members[email_key(email)] = Member(email, name, language, line)
                 continue
+            spelled = "" if email == known.email else f" as {known.email}"
             problems.append(
-                RowError(path, line, f"{email} already on line {known.line}: merged", warning=True,
-                         code="duplicate", params={"email": email, "line": known.line})
+                RowError(path, line, f"{email} already on line {known.line}{spelled}: merged",
+                         warning=True, code="duplicate",
+                         params={"email": email, "line": known.line, "first": known.email})
             )
             known.name = name or known.name
             known.language = language or known.language

@@ -4,9 +4,11 @@ Consent wins. A membership that is unsubscribed, bounced or complained is never 
 import, whatever the file says; a forgotten person (:func:`forget`) stays suppressed on every
 list, because their address is kept only as a keyed hash in the suppression list
 (:mod:`newsletter.audience.consent`) that every import checks. Each membership an import adds
-or activates gets a line in the consent history (origin ``csv:<file>``).
+or activates gets a line in the consent history (origin ``csv:<file>``). A person is their
+address in any case (``Subscriber.email_key``): a file's ``ANA@x.org`` updates the ``ana@x.org``
+already known, whose spelling is kept.
 
-The work is done in bulk (``WHERE email IN (...)`` by chunks, multi-row inserts and updates),
+The work is done in bulk (``WHERE email_key IN (...)`` by chunks, multi-row inserts and updates),
 never one query per row, so a file of 100,000 rows syncs in seconds.
 """
 
@@ -24,6 +26,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     delete,
+    func,
     insert,
     select,
     text,
@@ -37,6 +40,7 @@ from newsletter.audience.members import (  # re-exported: the CLI and tests read
     Member,
     RowError,
     _FileError,
+    email_key,
     normalise_email,
     read_members,
 )
@@ -58,7 +62,11 @@ ORIGIN_MAX = 40  # Membership.origin
 
 @dataclass
 class SyncReport:
-    """What one list file did to one list. ``path`` is None when the list has no file."""
+    """What one list file did to one list. ``path`` is None when the list has no file.
+
+    ``file_error`` is set when the whole file could not be read (no header, no email column,
+    not UTF-8...): nothing of it was synced. It is also the only item of ``errors``.
+    """
 
     list_slug: str
     path: Path | None = None
@@ -68,10 +76,13 @@ class SyncReport:
     kept_suppressed: int = 0
     errors: list[RowError] = field(default_factory=list)
     warnings: list[RowError] = field(default_factory=list)
+    file_error: RowError | None = None
 
     def summary(self) -> str:
         if self.path is None and not self.errors:
             return f"{self.list_slug}: no member file, nothing to sync"
+        if self.file_error is not None:
+            return f"{self.list_slug}: file not read, nothing synced ({self.file_error})"
         text = (
             f"{self.list_slug}: {self.added} added, {self.updated} updated, "
             f"{self.unchanged} unchanged, {self.kept_suppressed} kept suppressed"
@@ -98,16 +109,16 @@ def _one_of(session: Session, column: ColumnElement[Any], values: list[Any]) -> 
     return column.in_(values)
 
 
-def _subscribers_by_email(session: Session, emails: list[str]) -> dict[str, tuple[int, str, str]]:
+def _subscribers_by_key(session: Session, keys: list[str]) -> dict[str, tuple[int, str, str]]:
+    """(id, name, language) of the subscribers of KEYS (email_key), by key."""
     found: dict[str, tuple[int, str, str]] = {}
-    for chunk in _chunks(emails):
+    for chunk in _chunks(keys):
         rows = session.execute(
-            select(Subscriber.id, Subscriber.email, Subscriber.name, Subscriber.language).where(
-                _one_of(session, Subscriber.email, chunk)
-            )
+            select(Subscriber.id, Subscriber.email_key, Subscriber.name, Subscriber.language)
+            .where(_one_of(session, Subscriber.email_key, chunk))
         )
-        for sid, email, name, language in rows:
-            found[email] = (sid, name, language)
+        for sid, key, name, language in rows:
+            found[key] = (sid, name, language)
     return found
 
 
@@ -132,29 +143,30 @@ def sync_members(
     """Add and update the list's members from a file's rows; consent wins over the file.
 
     - a new address gets a Subscriber and an active Membership (``added``);
-    - a known subscriber gets the name and language the file gives (empty means keep), and a
-      pending membership becomes active: the newsroom importing the file holds the consent
-      (``updated``);
+    - a known subscriber (the address in any case; its first spelling stays) gets the name and
+      language the file gives (empty means keep), and a pending membership becomes active: the
+      newsroom importing the file holds the consent (``updated``);
     - a membership that is unsubscribed, bounced or complained, or an address on the
       suppression list (forgotten), is left exactly as it is (``kept_suppressed``);
     - members missing from the file stay (removing them is a later ``--prune``).
     """
     report = SyncReport(mailing_list.slug)
-    by_email: dict[str, Member] = {}
+    by_key: dict[str, Member] = {}
     for member in members:  # callers other than read_members may repeat an address
-        known = by_email.get(member.email)
+        key = email_key(member.email)
+        known = by_key.get(key)
         if known is None:
-            by_email[member.email] = Member(member.email, member.name, member.language, member.line)
+            by_key[key] = Member(member.email, member.name, member.language, member.line)
         else:
             known.name = member.name or known.name
             known.language = member.language or known.language
-    if not by_email:
+    if not by_key:
         return report
-    emails = list(by_email)
-    suppressed = suppressed_among(session, emails)
-    existing = _subscribers_by_email(session, emails)
+    keys = list(by_key)
+    suppressed = suppressed_among(session, [m.email for m in by_key.values()])
+    existing = _subscribers_by_key(session, keys)
     memberships = _memberships(
-        session, mailing_list.id, [existing[e][0] for e in emails if e in existing]
+        session, mailing_list.id, [existing[k][0] for k in keys if k in existing]
     )
     origin = origin[:ORIGIN_MAX]
     now = utcnow()
@@ -163,14 +175,15 @@ def sync_members(
     new_members: list[int] = []  # subscriber ids needing a membership
     subscriber_updates: list[dict[str, object]] = []
     activated: list[dict[str, object]] = []
-    for email, member in by_email.items():
-        if email in suppressed:
+    for key, member in by_key.items():
+        if member.email in suppressed:
             report.kept_suppressed += 1
             continue
-        known_sub = existing.get(email)
+        known_sub = existing.get(key)
         if known_sub is None:
             new_subscribers.append(
-                {"email": email, "name": member.name, "language": member.language}
+                {"email": member.email, "email_key": key, "name": member.name,
+                 "language": member.language}
             )
             continue
         sid, name, language = known_sub
@@ -273,23 +286,25 @@ def _sync_file(
 def sync_all(session: Session, lists: list[ListConfig], folder: Path) -> list[SyncReport]:
     """Sync every declared list and its ``<slug>.csv`` (``newsletter subscribers sync``).
 
-    A list without a file has no members to add (reported, not an error); a file that cannot be
-    read at all is reported on its list and the other lists still load. Name and language belong
-    to the person, not the list: when two files disagree, the first list's value is kept and the
-    later row gets a warning, so that a second sync changes nothing.
+    A list without a file has no members to add (a warning, not an error); a file that cannot
+    be read at all is reported on its list (``file_error``) and the other lists still load. Name
+    and language belong to the person, not the list: when two files disagree, the first list's
+    value is kept and the later row gets a warning, so that a second sync changes nothing.
     """
     rows = sync_lists(session, lists)
     reports = []
-    first: dict[tuple[str, str], tuple[str, str]] = {}  # (email, field) -> (value, file name)
+    first: dict[tuple[str, str], tuple[str, str]] = {}  # (email key, field) -> (value, file)
     for lst in lists:
         path = folder / f"{lst.slug}.csv"
         if not path.exists():
-            reports.append(SyncReport(lst.slug))
+            missing = RowError(path, 0, f"no members file for list {lst.slug!r}: nothing to sync",
+                               warning=True, code="no-file", params={"list": lst.slug})
+            reports.append(SyncReport(lst.slug, warnings=[missing]))
             continue
         try:
             found, problems = read_members(path)
         except _FileError as exc:
-            reports.append(SyncReport(lst.slug, path, errors=[exc.error]))
+            reports.append(SyncReport(lst.slug, path, errors=[exc.error], file_error=exc.error))
             continue
         problems.extend(_keep_first_values(path, found, first))
         reports.append(_sync_file(session, path, rows[lst.slug], found, problems))
@@ -306,7 +321,7 @@ def _keep_first_values(
             value = getattr(member, key)
             if not value:
                 continue
-            kept, origin = first.setdefault((member.email, key), (value, path.name))
+            kept, origin = first.setdefault((email_key(member.email), key), (value, path.name))
             if kept != value:
                 setattr(member, key, kept)
                 problems.append(
@@ -375,16 +390,22 @@ def _iso(value: datetime | None) -> str:
 def forget(session: Session, email: str, *, origin: str = "cli") -> int:
     """Erase a person and keep their refusal: returns the number of lists they were on.
 
-    The Subscriber row and its memberships are deleted; the address goes on the suppression
-    list as a keyed hash (HMAC under NEWSLETTER_SECRET_KEY), which every import and sign-up
-    checks, so the person is never added back, on any list. Their consent history stays, without
-    them: each list they were on gets a ``forgotten`` line, and earlier lines lose the link to
-    the person. Provider events keep their ids (for idempotency) but lose address and payload.
-    Forgetting an unknown address still suppresses it.
+    The Subscriber row (the address in any case) and its memberships are deleted; the address
+    goes on the suppression list as a keyed hash (HMAC under NEWSLETTER_SECRET_KEY) of its
+    lower-cased form, which every import and sign-up checks, so the person is never added back,
+    on any list, in any spelling. Their consent history stays, without them: each list they were
+    on gets a ``forgotten`` line, and earlier lines lose the link to the person. Provider events
+    keep their ids (for idempotency) but lose address and payload. Forgetting an unknown address
+    still suppresses it.
     """
     address = normalise_email(email)
+    key = email_key(address)
     suppress(session, address, "forgotten")
-    sid = session.scalar(select(Subscriber.id).where(Subscriber.email == address))
+    sid = session.scalar(select(Subscriber.id).where(Subscriber.email_key == key))
+    session.execute(
+        update(ProviderEvent).where(_same_address(session, ProviderEvent.email, key))
+        .values(email="", payload={})
+    )
     if sid is None:
         return 0
     list_ids = list(
@@ -400,10 +421,25 @@ def forget(session: Session, email: str, *, origin: str = "cli") -> int:
         update(ProviderEvent).where(ProviderEvent.subscriber_id == sid)
         .values(subscriber_id=None, email="", payload={})
     )
-    session.execute(
-        update(ProviderEvent).where(ProviderEvent.email == address).values(email="", payload={})
-    )
     session.execute(delete(Membership).where(Membership.subscriber_id == sid))
     session.execute(delete(Subscriber).where(Subscriber.id == sid))
     session.flush()
     return len(list_ids)
+
+
+def _key_or_none(value: object) -> str | None:
+    return email_key(value) if isinstance(value, str) else None
+
+
+def _same_address(session: Session, column: Any, key: str) -> ColumnElement[bool]:
+    """COLUMN (an address as a provider wrote it) is the address of KEY, in any case.
+
+    PostgreSQL's lower() folds what the database's locale knows; SQLite's only knows ASCII, so
+    there the key is computed by :func:`email_key` itself.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        raw = session.connection().connection.driver_connection
+        # registered on this session's connection, which runs the statement
+        raw.create_function("nl_email_key", 1, _key_or_none, deterministic=True)  # type: ignore
+        return func.nl_email_key(column) == key
+    return func.lower(func.trim(column)) == key

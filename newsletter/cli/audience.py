@@ -15,13 +15,27 @@ from newsletter.cli.base import cli, config_of, lists_of, store_of
 
 
 def _print_sync(reports: list) -> None:
+    """The table of REPORTS, then each warning and error on stderr; a members file that could
+    not be read at all fails the command (exit 1) once everything else is printed."""
     table = Table("list", "added", "updated", "unchanged", "kept suppressed", "rejected rows")
     for r in reports:
-        table.add_row(r.list_slug, str(r.added), str(r.updated), str(r.unchanged), str(r.kept_suppressed), str(len(r.errors)))
+        rejected = "file not read" if r.file_error else str(len(r.errors))
+        table.add_row(r.list_slug, str(r.added), str(r.updated), str(r.unchanged),
+                      str(r.kept_suppressed), rejected)
     Console().print(table)
     for r in reports:
-        for error in r.errors:
-            click.echo(str(error), err=True)
+        if r.file_error:
+            click.echo(f"{r.file_error}: file not read, list {r.list_slug} unchanged", err=True)
+            continue
+        for problem in sorted(r.warnings + r.errors, key=lambda p: p.line):
+            click.echo(str(problem), err=True)
+    unread = [str(r.path) for r in reports if r.file_error]
+    if unread:
+        files, them = ("files", "them") if len(unread) > 1 else ("file", "it")
+        raise click.ClickException(
+            f"members {files} not read: {', '.join(unread)}; fix {them} and run "
+            "'newsletter subscribers sync' again (the other lists were synced)"
+        )
 
 
 @cli.group()
@@ -88,4 +102,6 @@ def subscribers_forget(ctx: click.Context, email: str) -> None:
 
     with store_of(ctx.parent).session() as session:
         count = forget(session, email)
-    click.echo(f"forgot {email}: {count} record(s) erased" if count else f"{email} is not in the store")
+    click.echo(
+        f"forgot {email}: {count} record(s) erased" if count else f"{email} is not in the store"
+    )

@@ -7,9 +7,10 @@ stages add their tables through new Alembic revisions, never by editing a releas
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date as date_type
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Any
 
 from sqlalchemy import (
     JSON,
@@ -192,13 +193,35 @@ class MailingList(Base):
     created_at: Mapped[created]
 
 
+def email_key(email: str) -> str:
+    """Who a normalised address belongs to: the whole address lower-cased (then NFC).
+
+    ``Ana.Ruiz@example.org`` and ``ana.ruiz@example.org`` are one person, as mailing-list tools
+    (Mailchimp's subscriber hash, listmonk, Mailman) and mailbox providers treat them; the
+    suppression list hashes this key too.
+    """
+    return unicodedata.normalize("NFC", email.strip().lower())
+
+
+def _email_key_default(context: Any) -> str:
+    return email_key(context.get_current_parameters()["email"])
+
+
 class Subscriber(Base):
-    """A person, by normalised email address, whatever lists they are on."""
+    """A person, by email address whatever its case, whatever lists they are on.
+
+    ``email`` is the normalised address as first given: mail goes to that spelling (RFC 5321
+    lets a server tell the cases of a local part apart). ``email_key`` is who it is
+    (:func:`email_key`), unique: every lookup by address goes through it. It is filled from
+    ``email`` on insert when not given.
+    """
 
     __tablename__ = "subscribers"
+    __table_args__ = (Index("uq_subscribers_email_key", "email_key", unique=True),)
 
     id: Mapped[intpk]
     email: Mapped[str] = mapped_column(String(320), unique=True)
+    email_key: Mapped[str] = mapped_column(String(320), default=_email_key_default)
     name: Mapped[str] = mapped_column(String(200), default="")
     language: Mapped[str] = mapped_column(String(16), default="")
     created_at: Mapped[created]
@@ -394,10 +417,12 @@ class ProviderEvent(Base):
 class Suppression(Base):
     """An address that must never be added again, kept only as a keyed hash.
 
-    ``address_hash`` is HMAC-SHA256 of the normalised address under NEWSLETTER_SECRET_KEY;
-    ``key_id`` names that key (a hash of it), so a store read with another key is refused
-    instead of silently letting suppressed addresses back in. ``key_id = 'sha256'`` marks the
-    unkeyed hashes of stores forgotten before revision 0004.
+    ``address_hash`` is HMAC-SHA256 of the address's :func:`email_key` under
+    NEWSLETTER_SECRET_KEY; ``key_id`` names that key and that way of hashing (a hash of the
+    key), so a store read with another key is refused instead of silently letting suppressed
+    addresses back in. Older rows hashed the address as it was spelled: under the key's other
+    id (before revision 0010), or unkeyed with ``key_id = 'sha256'`` (before revision 0004);
+    :mod:`newsletter.audience.consent` still reads them.
     """
 
     __tablename__ = "suppressions"
