@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -85,7 +86,8 @@ def run_demo(config: Config, console: Console, workspace: Path, *, day: date | N
     engine = make_engine(config.database_url)
     migrate(engine)
     engine.dispose()
-    console.print(f"[bold]Workspace[/bold] {workspace.resolve()} (thrown away at the next demo)", soft_wrap=True)
+    console.print(f"[bold]Workspace[/bold] {escape(str(workspace.resolve()))} (thrown away at the "
+                  "next demo)", soft_wrap=True)
     store = Store(config.database_url)
     try:
         with store.session() as session:
@@ -96,8 +98,8 @@ def run_demo(config: Config, console: Console, workspace: Path, *, day: date | N
         store.close()
     console.print("\n[bold]Open the editions:[/bold]")
     for slug, html, mbox in outputs:
-        console.print(f"  {slug}: {html}", highlight=False, soft_wrap=True)
-        console.print(f"  {' ' * len(slug)}  {mbox}", highlight=False, soft_wrap=True)
+        console.print(escape(f"  {slug}: {html}"), highlight=False, soft_wrap=True)
+        console.print(escape(f"  {' ' * len(slug)}  {mbox}"), highlight=False, soft_wrap=True)
 
 
 def _collect(session, config: Config, console: Console) -> None:  # noqa: ANN001
@@ -107,10 +109,11 @@ def _collect(session, config: Config, console: Console) -> None:  # noqa: ANN001
         enrich_pending(session, config)
         summarize_pending(session, config)
         line = "; ".join(f"{r.name}: {r.new} new, {r.known} already known" for r in reports)
-        console.print(f"  {attempt}: {line}", highlight=False)
+        console.print(escape(f"  {attempt}: {line}"), highlight=False)
         for r in reports:
             for message in r.errors:
-                console.print(f"    [yellow]{r.name}: {message}[/yellow]", highlight=False)
+                console.print(f"    [yellow]{escape(f'{r.name}: {message}')}[/yellow]",
+                              highlight=False)
     articles = session.scalars(
         select(Article)
         .options(selectinload(Article.tags), selectinload(Article.summary))
@@ -122,9 +125,11 @@ def _collect(session, config: Config, console: Console) -> None:  # noqa: ANN001
     for a in articles:
         tags = ", ".join(f"{t.tag} ({t.origin})" for t in a.tags)
         shared = "  [bold]· same story as another source[/bold]" if stories[a.story_id] > 1 else ""
-        console.print(f"  [{a.language}] [bold]{a.title}[/bold]{shared}", highlight=False)
-        console.print(f"       tags: {tags}", highlight=False)
-        console.print(f"       {a.summary.text if a.summary else '(no summary)'}", highlight=False)
+        console.print(f"  {escape(f'[{a.language}]')} [bold]{escape(a.title)}[/bold]{shared}",
+                      highlight=False)
+        console.print(escape(f"       tags: {tags}"), highlight=False)
+        summary = a.summary.text if a.summary else "(no summary)"
+        console.print(escape(f"       {summary}"), highlight=False)
 
 
 def _sync(session, config: Config, console: Console) -> None:  # noqa: ANN001
@@ -133,11 +138,11 @@ def _sync(session, config: Config, console: Console) -> None:  # noqa: ANN001
     sync_lists(session, lists)
     for report in sync_all(session, lists, config.folder(config.paths.subscribers)):
         console.print(
-            f"  {report.list_slug}: {report.added} added, {len(report.errors)} rejected",
+            escape(f"  {report.list_slug}: {report.added} added, {len(report.errors)} rejected"),
             highlight=False,
         )
         for error in report.errors:
-            console.print(f"    [yellow]{error}[/yellow]", highlight=False)
+            console.print(f"    [yellow]{escape(str(error))}[/yellow]", highlight=False)
 
 
 def _editions(session, config: Config, console: Console, day: date) -> list[tuple[str, Path, Path]]:  # noqa: ANN001
@@ -151,7 +156,7 @@ def _editions(session, config: Config, console: Console, day: date) -> list[tupl
             try:
                 edition = build_edition(session, list_config, day)
             except NothingNewError as exc:
-                console.print(f"  {exc}")
+                console.print(escape(f"  {exc}"))
                 continue
             approve(edition)
             session.commit()

@@ -74,3 +74,28 @@ def test_a_demo_workspace_is_emptied_and_marked(tmp_path: Path, made_by: str) ->
     _empty_workspace(workspace, config_mod.parse({}, base_dir=tmp_path))
 
     assert [p.name for p in workspace.iterdir()] == [WORKSPACE_MARK]
+
+
+def test_the_demo_prints_what_articles_say_as_they_say_it(tmp_path: Path) -> None:
+    """Brackets in a title or a summary are text, not rich markup (a "[/x]" had crashed it)."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    (articles / "crochets.txt").write_text(
+        "Le budget [/x] passe en [bold] seconde lecture\n\n"
+        "Les députés ont adopté le budget [2027] en seconde lecture mardi soir, après trois jours "
+        "de débats sur les dépenses des régions et des communes du royaume.\n",
+        encoding="utf-8",
+    )
+    config = tmp_path / "newsletter.toml"
+    config.write_text(
+        f'[[sources]]\nname = "local"\nkind = "file"\nurl = "{articles}"\nlanguage = "fr"\n'
+        f'[paths]\nsubscribers = "{ROOT / "subscribers"}"\ntemplates = "{ROOT / "templates"}"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), "demo", "--workspace", str(tmp_path / "demo")],
+        terminal_width=300,
+    )
+    assert result.exit_code == 0, result.output
+    assert "[fr] Le budget [/x] passe en [bold] seconde lecture" in result.output
+    assert "le budget [2027]" in result.output

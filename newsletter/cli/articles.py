@@ -398,8 +398,10 @@ def summarize_cmd(
 
 
 @cli.command()
-@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=Path("var/demo"),
-              show_default=True, help="Throwaway folder for the demo's store and outbox (emptied first).")
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("var/demo"), show_default=True,
+              help="Throwaway folder for the demo's store and outbox: new, empty or an earlier "
+              "demo's (emptied first; any other folder is refused).")
 @click.pass_context
 def demo(ctx: click.Context, workspace: Path) -> None:
     """One whole offline cycle on the bundled sample content, in a throwaway workspace."""
