@@ -43,7 +43,6 @@ from newsletter.store.models import (
 
 # Open editions in the order an editor deals with them: held ones are late already.
 OPEN_STATUSES = ("held", "draft", "approved", "sending")
-AWAITING_REVIEW = ("held", "draft")
 LOOKBACK = timedelta(days=7)  # older drafts and held editions are left to the edition pages
 STOP_EVENTS = ("bounce", "dropped", "spamreport", "unsubscribe", "group_unsubscribe")
 LINK_ORIGINS = ("one-click", "form")  # the unsubscribe link of a mail (newsletter.web.app)
@@ -104,7 +103,12 @@ class ListCard:
 
     @property
     def awaiting_review(self) -> bool:
-        return any(e.status in AWAITING_REVIEW for e in self.editions)
+        """Whether the list waits for an editor: a held edition, or a draft to approve. A draft
+        of a list with ``review = "auto"`` goes out as built and waits for no one."""
+        return any(
+            e.status == "held" or (e.status == "draft" and self.review == "required")
+            for e in self.editions
+        )
 
 
 @dataclass

@@ -42,8 +42,9 @@ def test_lists_show_their_next_times_in_their_zone_and_drafts_come_first(store: 
     approved = _edition(store, ids["revue"], date(2026, 12, 1), "approved")
     with store.session() as session:
         cards = list_cards(session, [REVUE, DIGEST], NOW)
-    assert [c.slug for c in cards] == ["digest", "revue"]  # a draft awaits review on digest
+    assert [c.slug for c in cards] == ["digest", "revue"]  # the earlier send first
     digest, revue = cards
+    assert not digest.awaiting_review  # review = "auto": its draft goes out as built
     assert [e.id for e in digest.editions] == [draft] and old not in [e.id for e in revue.editions]
     assert [e.id for e in revue.editions] == [approved] and not revue.awaiting_review
     assert revue.next_send.isoformat() == "2026-12-01T07:00:00+01:00"

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from newsletter.collect.sources import list_sources
-from newsletter.dashboard import ListCard, list_cards, recent_sends
+from newsletter.dashboard import list_cards, recent_sends
 from newsletter.web.editor.base import EditorSite, editor_route
 from newsletter.web.i18n import interface_language
 
@@ -49,13 +49,6 @@ def formats(request: Request) -> dict[str, Callable[..., str]]:
     return {"when": when, "local": local, "day": day}
 
 
-def needs_editor(card: ListCard) -> bool:
-    """Whether CARD's list waits for an editor: a held edition, or a draft to approve. A draft of
-    a list with ``review = "auto"`` goes out as built and waits for no one."""
-    return any(e.status == "held" or (e.status == "draft" and card.review == "required")
-               for e in card.editions)
-
-
 def now_of(site: EditorSite) -> datetime:
     return datetime.fromtimestamp(site.clock(), UTC)
 
@@ -74,7 +67,7 @@ def dashboard_routes(site: EditorSite) -> list[Route]:
                 }
 
         data = await run_in_threadpool(load)
-        return site.render(request, "dashboard.html", now=now, needs_editor=needs_editor, **data,
+        return site.render(request, "dashboard.html", now=now, **data,
                            **formats(request))
 
     return [Route("/editor", dashboard, methods=["GET"])]
