@@ -50,18 +50,28 @@ def find_editor(session: Session, name: str) -> Editor | None:
     return session.scalar(select(Editor).where(Editor.name == name.strip()))
 
 
-def add_editor(
-    session: Session, name: str, password: str, *, email: str = "", language: str = ""
-) -> Editor:
-    """A new editor NAME; an :class:`InputError` when the name is taken or the password weak."""
+def check_new_editor(session: Session, name: str, email: str = "") -> tuple[str, str]:
+    """NAME and EMAIL as stored for a new editor, or an :class:`InputError` when the name is
+    invalid or taken or the address invalid: what can be said before a password is asked."""
+    from newsletter.audience.members import normalise_email
+
     name = check_name(name)
     if find_editor(session, name) is not None:
         raise InputError(
             f"editor {name!r} already exists (newsletter editors passwd {name} changes the password)"
         )
+    return name, normalise_email(email) if email.strip() else ""
+
+
+def add_editor(
+    session: Session, name: str, password: str, *, email: str = "", language: str = ""
+) -> Editor:
+    """A new editor NAME; an :class:`InputError` when the name is taken, the address invalid or
+    the password weak."""
+    name, email = check_new_editor(session, name, email)
     editor = Editor(
         name=name, password_hash=_hasher.hash(check_password(password)),
-        email=email.strip(), language=language.strip(),
+        email=email, language=language.strip(),
     )
     session.add(editor)
     session.flush()
@@ -69,13 +79,13 @@ def add_editor(
 
 
 def set_password(session: Session, name: str, password: str) -> Editor:
-    editor = _existing(session, name)
+    editor = existing_editor(session, name)
     editor.password_hash = _hasher.hash(check_password(password))
     return editor
 
 
 def set_active(session: Session, name: str, active: bool) -> Editor:
-    editor = _existing(session, name)
+    editor = existing_editor(session, name)
     editor.active = active
     return editor
 
@@ -105,7 +115,7 @@ def session_stamp(editor: Editor) -> str:
     return hashlib.sha256(state).hexdigest()[:32]
 
 
-def _existing(session: Session, name: str) -> Editor:
+def existing_editor(session: Session, name: str) -> Editor:
     editor = find_editor(session, name)
     if editor is None:
         raise InputError(f"no editor named {name!r} (newsletter editors list shows them)")

@@ -219,11 +219,31 @@ def test_editors_add_prompts_for_the_password(store: Store, tmp_path, monkeypatc
     with store.session() as session:
         assert find_editor(session, "nadia").language == "en"
         assert authenticate(session, "nadia", "a long enough password") is not None
-    again = runner.invoke(cli, ["--config", str(config), "editors", "add", "nadia"],
-                          input="a long enough password\na long enough password\n")
-    assert again.exit_code == 1 and "already exists" in again.output
     listed = runner.invoke(cli, ["--config", str(config), "editors", "list"])
     assert "nadia" in listed.output
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["add", "nadia"], "already exists"),
+        (["add", "bad name!"], "bad name!"),
+        (["add", "karim", "--email", "not-an-address"], "invalid email address 'not-an-address'"),
+        (["passwd", "nobody"], "no editor named 'nobody'"),
+    ],
+)
+def test_editors_commands_refuse_before_asking_for_a_password(
+    store: Store, tmp_path, args: list[str], said: str  # type: ignore[no-untyped-def]
+) -> None:
+    config = tmp_path / "newsletter.toml"
+    config.write_text(f'[database]\nurl = "{store.url}"\n', encoding="utf-8")
+    with store.session() as session:
+        add_editor(session, "nadia", "a long enough password")
+        session.commit()
+    result = CliRunner().invoke(cli, ["--config", str(config), "editors", *args],
+                                input="a long enough password\na long enough password\n")
+    assert result.exit_code == 1 and said in result.output, result.output
+    assert "Password" not in result.output  # nothing was asked
 
 
 # -- a refused change says so, in the editor's language --------------------------------------------

@@ -26,14 +26,13 @@ def _password() -> str:
 @click.pass_context
 def editors_add(ctx: click.Context, name: str, email: str, language: str | None) -> None:
     """Add the editor NAME; the password is typed at a prompt (twice), never on the command line."""
-    from newsletter.accounts import add_editor, check_name
+    from newsletter.accounts import add_editor, check_new_editor
 
-    check_name(name)
     store = store_of(ctx.parent)
-    password = _password()
     try:
         with store.session() as session:
-            add_editor(session, name, password, email=email, language=language or "")
+            check_new_editor(session, name, email)  # before the password is typed, twice
+            add_editor(session, name, _password(), email=email, language=language or "")
             session.commit()
     finally:
         store.close()
@@ -45,11 +44,12 @@ def editors_add(ctx: click.Context, name: str, email: str, language: str | None)
 @click.pass_context
 def editors_passwd(ctx: click.Context, name: str) -> None:
     """Set a new password for NAME (ends the sessions opened with the old one)."""
-    from newsletter.accounts import set_password
+    from newsletter.accounts import existing_editor, set_password
 
     store = store_of(ctx.parent)
     try:
         with store.session() as session:
+            existing_editor(session, name)  # before the password is typed, twice
             set_password(session, name, _password())
             session.commit()
     finally:
