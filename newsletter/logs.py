@@ -29,6 +29,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+# Extraction libraries log, as errors, what our own code reports better: "parsed tree length: 0"
+# for a page that is not HTML, which collect records on its source and extract explains.
+CHATTY_LIBRARIES = ("trafilatura", "htmldate", "courlan", "justext", "readability")
+
+
+def quiet_libraries(verbose: bool = False) -> None:
+    """Keep CHATTY_LIBRARIES' records out of the output unless asked for (-v)."""
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.CRITICAL)
+
+
 def configure_logging(fmt: str = "plain") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
@@ -36,3 +47,4 @@ def configure_logging(fmt: str = "plain") -> None:
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    quiet_libraries()

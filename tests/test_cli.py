@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -279,3 +281,16 @@ def test_status_shows_stored_values_as_written(workspace_config: str, tmp_path: 
     status = run(cli, ["--config", workspace_config, "status"], env={"COLUMNS": "400"})
     assert status.exit_code == 0, status.output
     assert f"{tmp_path}/imports/[b]today[/b]: file or folder not found" in " ".join(status.output.split())
+
+
+def test_extract_of_a_non_html_file_says_one_clear_line(tmp_path: Path) -> None:
+    """trafilatura logs "parsed tree length: 0" as an error; ours says it better, once. A real
+    process: the logging set up by the command is what a user sees on stderr."""
+    page = tmp_path / "x.html"
+    page.write_text("x", encoding="utf-8")
+    command = [sys.executable, "-c", "from newsletter.cli import cli; cli()", "extract", str(page)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: file://{page}: not an HTML page (empty or unreadable)"
+    ]

@@ -15,6 +15,7 @@ import click
 from newsletter import __version__
 from newsletter import config as config_mod
 from newsletter.errors import NewsletterError
+from newsletter.logs import quiet_libraries
 
 
 class NewsletterGroup(click.Group):
@@ -43,6 +44,7 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    quiet_libraries(verbose)
     ctx.obj = {"config_path": config_path}
 
 
