@@ -140,7 +140,11 @@ class PathsConfig:
     data: str = setting("Folder for the SQLite store and other state (relative to newsletter.toml).", "var")
     subscribers: str = setting("Folder with lists.toml and one <list-slug>.csv per list.", "subscribers")
     templates: str = setting("Folder with the email/ and web/ templates.", "templates")
-    outbox: str = setting("Folder where the outbox backend writes one mbox per edition.", "var/outbox")
+    outbox: str = setting(
+        "Folder where the outbox backend writes one mbox per edition; empty means outbox/ in "
+        "the data folder (so two stores never share one).",
+        "",
+    )
 
 
 @dataclass
@@ -283,6 +287,11 @@ class Config:
     @property
     def data_dir(self) -> Path:
         return (self.base_dir / self.paths.data).resolve()
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where the outbox backend writes: paths.outbox, else outbox/ in the data folder."""
+        return self.folder(self.paths.outbox) if self.paths.outbox else self.data_dir / "outbox"
 
     def folder(self, relative: str) -> Path:
         """A configured folder, made absolute against the config file's folder."""

@@ -148,7 +148,7 @@ def _sync(session, config: Config, console: Console) -> None:  # noqa: ANN001
 def _editions(session, config: Config, console: Console, day: date) -> list[tuple[str, Path, Path]]:  # noqa: ANN001
     console.print("\n[bold]3. Editions[/bold]")
     lists = load_lists(config.folder(config.paths.subscribers) / "lists.toml")
-    backend = OutboxBackend(config.folder(config.paths.outbox))
+    backend = OutboxBackend(config.outbox_dir)
     table = Table("list", "edition", "items", "sent", "second send")
     outputs = []
     try:
@@ -167,7 +167,7 @@ def _editions(session, config: Config, console: Console, day: date) -> list[tupl
                 list_config.slug, f"#{edition.id} {edition.status}", str(items),
                 _messages(first.sent), _messages(again.sent),
             )
-            folder = config.folder(config.paths.outbox)
+            folder = config.outbox_dir
             outputs.append((list_config.slug, folder / f"edition-{edition.id}.html", folder / f"edition-{edition.id}.mbox"))
     finally:
         backend.close()

@@ -112,12 +112,12 @@ def _recipients(outbox: Path) -> list[str]:
 
 
 def _send(session, config, list_config, now):
-    backend = OutboxBackend(config.folder(config.paths.outbox))
+    backend = OutboxBackend(config.outbox_dir)
     return send_list(session, config, list_config, now=now, backend=backend, secret=SECRET)
 
 
 def _release(session, config, list_config, now):
-    backend = OutboxBackend(config.folder(config.paths.outbox))
+    backend = OutboxBackend(config.outbox_dir)
     return release_approved(session, config, list_config, now=now, backend=backend, secret=SECRET)
 
 

@@ -77,6 +77,16 @@ def test_make_backend_defaults_to_the_configured_outbox_folder(
     assert backend.name == "outbox"
 
 
+def test_by_default_the_outbox_follows_the_data_folder(
+    make_config: Callable[..., Config], tmp_path: Path
+) -> None:
+    """Two stores in one project (paths.data apart) never write into each other's outbox."""
+    first = make_backend(make_config(paths={"data": "var/a"}))
+    second = make_backend(make_config(paths={"data": "var/b"}))
+    assert first.folder == (tmp_path / "var" / "a" / "outbox").resolve()
+    assert second.folder == (tmp_path / "var" / "b" / "outbox").resolve()
+
+
 def test_make_backend_refuses_an_unknown_backend(make_config: Callable[..., Config]) -> None:
     config = make_config()
     config.delivery.backend = "pigeon"  # type: ignore[assignment]

@@ -1,6 +1,6 @@
 """Delivery: the mail backends behind one interface, chosen by ``delivery.backend``.
 
-outbox    (default) one mbox file per edition under paths.outbox: nothing leaves the machine
+outbox    (default) one mbox file per edition in the outbox folder: nothing leaves the machine
 smtp      smtplib, STARTTLS or SSL, pooled connections; password in NEWSLETTER_SMTP_PASSWORD
 sendgrid  the v3 mail-send API, one request per batch; key in SENDGRID_API_KEY
 """
@@ -48,7 +48,7 @@ def make_backend(config: Config) -> MailBackend:
     """The backend ``delivery.backend`` names, with its secrets read from the environment."""
     delivery = config.delivery
     if delivery.backend == "outbox":
-        return OutboxBackend(config.folder(config.paths.outbox))
+        return OutboxBackend(config.outbox_dir)
     if delivery.backend == "smtp":
         password = os.environ.get(ENV_SMTP_PASSWORD, "")
         if delivery.smtp_username and not password:
