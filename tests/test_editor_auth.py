@@ -38,7 +38,7 @@ from .editor_support import (  # noqa: F401 (fixtures)
 # What anyone may open: the public pages (the root leads to the archive), the webhook (signed),
 # the login form, static files.
 PUBLIC = {
-    "/", "/healthz", "/subscribe", "/confirm/{token}", "/unsubscribe/{token}", "/webhooks/sendgrid",
+    "/", "/healthz", "/subscribe", "/confirm/{token}", "/unsubscribe", "/unsubscribe/{token}", "/webhooks/sendgrid",
     "/editor/login",
 }
 PUBLIC_PREFIXES = ("/archive", "/static")

@@ -7,6 +7,7 @@ import re
 from email.header import decode_header, make_header
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -109,6 +110,20 @@ def test_get_shows_a_button_and_changes_nothing(web, store: Store, tmp_path: Pat
     assert f'action="/unsubscribe/{token}"' in html and html.count("<button") == 1
     assert "Revue &lt;de&gt; presse" in html  # escaped
     assert statuses(store, "ann@example.org") == {"revue": "active"}
+
+
+@pytest.mark.parametrize("language, said", [
+    ("fr", "Ceci est une copie de la lettre"), ("en", "This is a copy"), ("ar", "هذه نسخة"),
+])
+def test_the_link_of_a_copy_addressed_to_nobody_says_where_to_go(  # type: ignore[no-untyped-def]
+    web, language: str, said: str
+) -> None:
+    """The outbox's HTML copy and previews link to /unsubscribe, with no token (deliver.send)."""
+    from newsletter.deliver.send import sample_unsubscribe_url
+
+    path = urlsplit(sample_unsubscribe_url(web.app.state.config)).path
+    response = web.get(path, headers={"Accept-Language": language})
+    assert response.status_code == 200 and said in response.text
 
 
 def test_one_click_post_with_the_exact_rfc8058_body(web, store: Store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -3,6 +3,7 @@
     GET  /subscribe?list=SLUG        sign-up form in the list's language
     POST /subscribe                  form or JSON {email, list, name, language}: pending + mail
     GET  /confirm/<token>            double opt-in: activates the membership
+    GET  /unsubscribe                the link of a copy addressed to nobody: says where to go
     GET  /unsubscribe/<token>        one confirm button; changes nothing (scanners follow links)
     POST /unsubscribe/<token>        the form (optionally every list), or RFC 8058 one-click
     POST /webhooks/sendgrid          signed Event Webhook batches
@@ -187,6 +188,12 @@ def create_app(
         language = language_of(row.language)
         return page("unsubscribe.html", language, title=text("unsubscribe_title", language),
                     list_name=row.name, action=f"/unsubscribe/{token}")
+
+    async def unsubscribe_copy(request: Request) -> Response:
+        """The unsubscribe link of a copy addressed to nobody (deliver.send's sample): what to do."""
+        language = request_language(request)
+        return message(language, text("unsubscribe_title", language),
+                       text("unsubscribe_copy", language))
 
     async def unsubscribe_post(request: Request) -> Response:
         token = request.path_params["token"]
@@ -441,6 +448,7 @@ def create_app(
         # Other sites' pages may post it from JavaScript: CORS for web.signup_origins only.
         Route("/subscribe", subscribe, methods=["POST", "OPTIONS"], middleware=[signup_cors]),
         Route("/confirm/{token}", confirm_page, methods=["GET"]),
+        Route("/unsubscribe", unsubscribe_copy, methods=["GET"]),
         Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", unsubscribe_post, methods=["POST"]),
         Route("/webhooks/sendgrid", sendgrid_webhook, methods=["POST"]),

@@ -31,6 +31,16 @@ STRINGS: dict[str, dict[str, str]] = {
     "unsubscribe_button": {
         "fr": "Confirmer la désinscription", "en": "Confirm", "ar": "تأكيد إلغاء الاشتراك",
     },
+    # /unsubscribe without a token: the link of a copy that is nobody's (the outbox's web copy,
+    # an editor's preview or test)
+    "unsubscribe_copy": {
+        "fr": "Ceci est une copie de la lettre, adressée à personne : pour vous désinscrire, "
+        "suivez le lien « Se désinscrire » en bas du courriel que vous avez reçu.",
+        "en": "This is a copy of the newsletter, addressed to nobody: to unsubscribe, follow the "
+        "“Unsubscribe” link at the bottom of the email you received.",
+        "ar": "هذه نسخة من النشرة غير موجهة لأحد: لإلغاء اشتراكك، اتبع رابط «إلغاء الاشتراك» "
+        "في أسفل الرسالة التي وصلتك.",
+    },
     "unsubscribed": {
         "fr": "C’est fait\u00a0: vous ne recevrez plus «\u00a0{list}\u00a0».",
         "en": "Done: you will not receive “{list}” any more.",
