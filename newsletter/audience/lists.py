@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,6 +21,7 @@ from newsletter.config import (
     SLUG_RE,
     Config,
     build_section,
+    check_address,
     is_language_code,
     read_toml,
     setting,
@@ -109,13 +109,6 @@ class ListConfig:
 @dataclass
 class _ListsFile:
     lists: list[ListConfig] = setting("The subscriber lists.", default_factory=list)
-
-
-def _check_address(value: str, where: str) -> None:
-    try:
-        validate_email(value, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ConfigError(f"{where}: {value!r} is not a valid email address ({exc})") from None
 
 
 def _check_tags(values: list[str], where: str) -> None:
@@ -215,9 +208,9 @@ def _validate(lists: list[ListConfig], templates: Path | None = None) -> None:
             raise ConfigError(f"{where}.max_items: must be at least 1")
         if not lst.from_name.strip():
             raise ConfigError(f"{where}.from_name: empty sender name")
-        _check_address(lst.from_address, f"{where}.from_address")
+        check_address(lst.from_address, f"{where}.from_address")
         if lst.reply_to:
-            _check_address(lst.reply_to, f"{where}.reply_to")
+            check_address(lst.reply_to, f"{where}.reply_to")
         fields = lst.schedule.split()
         if len(fields) != 5:
             raise ConfigError(
@@ -243,7 +236,7 @@ def _validate(lists: list[ListConfig], templates: Path | None = None) -> None:
             _check_template(templates, lst.template, f"{where}.template")
         editors: set[str] = set()
         for j, address in enumerate(lst.editors):
-            _check_address(address, f"{where}.editors[{j}]")
+            check_address(address, f"{where}.editors[{j}]")
             if address.strip().lower() in editors:
                 raise ConfigError(f"{where}.editors[{j}]: {address!r} is given twice")
             editors.add(address.strip().lower())
