@@ -8,6 +8,7 @@ import pytest
 
 from newsletter.summarize.sentences import (
     is_boilerplate,
+    is_cut_off,
     looks_like_code,
     question_headings,
     split_sentences,
@@ -285,3 +286,21 @@ def test_a_quotation_over_several_sentences_stays_one_piece() -> None:
 def test_a_quote_left_open_does_not_swallow_the_paragraph() -> None:
     text = "« Un. Deux. Trois. Quatre. Cinq. Six."
     assert split_sentences(text) == ["« Un.", "Deux.", "Trois.", "Quatre.", "Cinq.", "Six."]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "cut"),
+    [
+        ("Les armateurs saluent l'extension du terminal […]", True),
+        ("Les organisateurs, qui ont...", True),
+        ("Residents of the eastern districts, who have waited (…)", True),
+        ("Un « affaiblissement historique des normes (…)", True),
+        ("Le ministre l'a confirmé lundi.", False),
+        ("Il est 3.5 fois plus grand.", False),
+        ("Voir... la suite est pour demain.", False),
+        ("Et puis ?", False),
+    ],
+)
+def test_a_sentence_cut_off_where_its_text_was_cut(sentence: str, cut: bool) -> None:
+    assert is_cut_off(sentence) is cut
+

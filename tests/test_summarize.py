@@ -159,6 +159,30 @@ def test_pieces_without_an_end_mark_or_too_short_are_fragments(piece: str, fragm
     assert _is_fragment(piece) is fragment
 
 
+# A feed's teasers, written for these tests: the feed cut each one off.
+TEASERS = [
+    "Le port de Tanger Med a traité un volume record de conteneurs cette année, selon son "
+    "directeur général. Les armateurs saluent la hausse de capacité permise par l'extension du "
+    "terminal […]",
+    "Les agriculteurs de la plaine du Saïss ont reçu les premières aides promises par le "
+    "ministère. Les organisateurs de la foire régionale, qui ont...",
+    "The city council approved the new tram line on Monday after a two-year debate. Residents "
+    "of the eastern districts, who have waited for years (…)",
+]
+
+
+@pytest.mark.parametrize("teaser", TEASERS)
+@pytest.mark.parametrize("method", ["extractive", "lead"])
+def test_a_teaser_summary_leaves_out_the_sentence_the_feed_cut_off(teaser: str, method: str) -> None:
+    text = summarize(teaser, max_words=60, method=method).text
+    assert text == split_sentences(teaser)[0]
+
+
+def test_a_teaser_cut_off_in_its_only_sentence_is_still_summarized() -> None:
+    teaser = "Les organisateurs de la foire régionale de Meknès, qui ont..."
+    assert summarize(teaser, language="fr", max_words=60).text == teaser
+
+
 def test_lead_takes_the_first_sentences_that_fit() -> None:
     text = summarize(ARTICLE_EN, language="en", max_words=40, method="lead").text
     first, second, *_ = split_sentences(ARTICLE_EN)

@@ -28,6 +28,7 @@ from newsletter.summarize.extractive import WEIGHTS, score_sentences
 from newsletter.summarize.sentences import (
     ends_sentence,
     is_boilerplate,
+    is_cut_off,
     join_sentences,
     question_headings,
     split_sentences,
@@ -84,9 +85,11 @@ def summarize(
     candidates = [i for i, sentence in enumerate(sentences) if not is_boilerplate(sentence)]
     if not candidates:  # nothing but credits or code: better those than nothing
         candidates = list(range(len(sentences)))
+    # a teaser's last sentence, cut off where the feed stopped: used only when nothing else fits
+    cut_off = {len(sentences) - 1} if is_cut_off(sentences[-1]) else set()
 
     if method == "lead":
-        order = candidates
+        order = [i for i in candidates if i not in cut_off] or candidates
         chosen = _fill(sentences, order, max_words, stop_at_first_misfit=True)
     else:
         candidates = candidates[:MAX_RANKED_SENTENCES]
@@ -95,7 +98,7 @@ def summarize(
         # Best first; fragments last, and taken only when no whole sentence fits: a
         # sub-heading or a pull quote never pads a summary out.
         headings = question_headings(text) if "\n" in text else frozenset()
-        fragments = {
+        fragments = cut_off | {
             i for i in candidates if _is_fragment(sentences[i]) or sentences[i] in headings
         }
         order = sorted(candidates, key=lambda i: (i in fragments, -scores[i]))

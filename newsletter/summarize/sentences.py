@@ -41,6 +41,7 @@ __all__ = [
     "UNSPACED_MARKS",
     "ends_sentence",
     "is_boilerplate",
+    "is_cut_off",
     "join_sentences",
     "looks_like_code",
     "question_headings",
@@ -71,6 +72,8 @@ _GLUED_QUOTE = re.compile(r'(?<=[^\s"«“(])["»”](?=[^\W\d_])')
 # Closing quotes and brackets, which may follow a sentence's end mark ("fin. »").
 CLOSERS = "»”’)]」』）"
 _TERMINATED = re.compile(f"[{END_MARKS}]" + rf"(?:\s*[\"'{re.escape(CLOSERS)}])*$")
+# What a cut text ends with: an ellipsis in brackets, or one right after a word or a comma.
+_CUT_OFF = re.compile(r"(?:[\[(]\s*(?:…|\.{3})\s*[\])]|[\w,;]\s?(?:…|\.{3,}))[\s\"»”’]*$")
 # Chinese and Japanese put no space after these.
 UNSPACED_MARKS = "。！？"
 _UNSPACED_END = re.compile(f"[{UNSPACED_MARKS}][{re.escape(CLOSERS)}]*$")
@@ -116,6 +119,12 @@ def join_sentences(sentences: list[str]) -> str:
     for sentence in sentences[1:]:
         text += ("" if _UNSPACED_END.search(text) else " ") + sentence
     return text
+
+
+def is_cut_off(sentence: str) -> bool:
+    """Whether SENTENCE stops where its text was cut: "[…]", "(…)", or an ellipsis glued to a
+    word with no end mark before it ("Les organisateurs, qui ont..."). A feed's teaser ends so."""
+    return bool(_CUT_OFF.search(sentence))
 
 
 def ends_sentence(text: str) -> bool:
