@@ -43,6 +43,7 @@ from newsletter.editions import (
     find_item,
     move_item,
     rewrite_item,
+    source_name,
 )
 from newsletter.enrich.pending import enrich_pending
 from newsletter.errors import EditionError, FetchError
@@ -130,7 +131,7 @@ def editor_sections(edition: Edition, list_config: ListConfig) -> list[SectionRo
                     summary=item.summary_override or own_summary(article),
                     own_title=article.title, own_summary=own_summary(article),
                     url=article.url,
-                    source=article.source.display_name if article.source else "",
+                    source=source_name(article),
                     language=article.language or article.declared_language,
                     included=item.included, edited=item.edited,
                 )

@@ -2,9 +2,10 @@
 
 An edition is one list's digest for one day. Building it picks the articles collected since
 the list's previous sent edition that carry the list's tags (and none of its excluded tags),
-in the list's language, groups them in sections (the list's tag order), ranks them (stories
-covered by several sources first, then source priority, then recency), shows each story once
-with "also in: …", and keeps at most ``max_items``.
+in the list's language, and were not published long before (``STALE_AFTER``: a feed that
+republishes its archive brings old news), groups them in sections (the list's tag order), ranks
+them (stories covered by several sources first, then source priority, then recency), shows each
+story once with "also in: …" (each other outlet once), and keeps at most ``max_items``.
 
 Rebuilding a draft refreshes the candidates but keeps every editor edit: an item the editor
 dropped, restored or moved keeps its inclusion and place, and rewritten titles and summaries
@@ -22,10 +23,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from urllib.parse import urlsplit
+
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from newsletter.audience.lists import ListConfig, sync_lists
+from newsletter.collect.sources import ORIGIN_IMPORT
 from newsletter.config import Config
 from newsletter.errors import EditionError
 from newsletter.render import subject_for
@@ -34,6 +38,9 @@ from newsletter.store.models import Article, ArticleTag, Edition, EditionItem, M
 
 # A list's first edition looks back this far for articles.
 FIRST_EDITION_LOOKBACK = timedelta(days=2)
+# An article published this long before the edition's period began is old news, however
+# recently it was collected (a feed that republishes its archive, a page dated years ago).
+STALE_AFTER = timedelta(days=3)
 
 
 class NothingNewError(EditionError):
@@ -81,6 +88,7 @@ def _candidates(
         .where(
             Article.collected_at >= since,
             Article.collected_at <= until,
+            or_(Article.published_at.is_(None), Article.published_at >= since - STALE_AFTER),
             Article.enriched_at.is_not(None),
             Article.language == list_config.language,
             Article.id.in_(select(ArticleTag.article_id).where(ArticleTag.tag.in_(wanted))),
@@ -166,11 +174,7 @@ def _merge_items(edition: Edition, candidates: list[_Candidate], list_config: Li
     for candidate in candidates:
         rank = rank_in_section[candidate.section]
         rank_in_section[candidate.section] += 1
-        also_in = [
-            {"source": a.source.display_name if a.source else "", "url": reader_url(a),
-             "title": a.title}
-            for a in candidate.also_in
-        ]
+        also_in = _also_in(candidate)
         item = existing.get(candidate.article.id)
         if item is None:
             item = EditionItem(article_id=candidate.article.id, included=True)
@@ -319,6 +323,31 @@ def unapprove(edition: Edition) -> None:
 # -- what readers see --------------------------------------------------------------------------
 
 
+def source_name(article: Article) -> str:
+    """The source as readers see it: its label, else its name; for the files of `newsletter
+    import`, the article's own site (its address's host) or author, "import" meaning nothing."""
+    source = article.source
+    if source is None:
+        return ""
+    if source.origin == ORIGIN_IMPORT and source.kind == "file":
+        host = (urlsplit(article.url or "").hostname or "").removeprefix("www.")
+        return host or article.author or ""
+    return source.display_name
+
+
+def _also_in(candidate: _Candidate) -> list[dict[str, str]]:
+    """The story's other sources, each once: not the lead's own outlet again, nor one outlet
+    twice ("also in: The Guardian, The Guardian")."""
+    seen = {source_name(candidate.article)}
+    found = []
+    for article in candidate.also_in:
+        name = source_name(article)
+        if name and name not in seen:
+            seen.add(name)
+            found.append({"source": name, "url": reader_url(article), "title": article.title})
+    return found
+
+
 def reader_url(article: Article) -> str:
     """Where a reader goes: the article's canonical URL, without the feed's tracking parameters."""
     return article.canonical_url or article.url or ""
@@ -346,7 +375,7 @@ def edition_view(config: Config, list_config: ListConfig, edition: Edition) -> E
                 title=item.title_override or article.title,
                 summary=summary or "",
                 url=reader_url(article),
-                source=article.source.display_name if article.source else "",
+                source=source_name(article),
                 published=article.published_at,
                 language=article.language,
                 also_in=[(a["source"], a["url"]) for a in item.also_in],

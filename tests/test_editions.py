@@ -14,7 +14,7 @@ from sqlalchemy import select
 from newsletter.audience.lists import ListConfig, sync_lists
 from newsletter.audience.subscribers import Member, sync_members
 from newsletter.collect.article import CollectedArticle
-from newsletter.collect.store import add_article, sync_source
+from newsletter.collect.store import add_article, import_source, sync_source
 from newsletter.config import SourceConfig
 from newsletter.deliver.outbox import OutboxBackend
 from newsletter.deliver.batches import plan_batches
@@ -34,7 +34,7 @@ from newsletter.editions import (
 from newsletter.enrich.pending import enrich_pending
 from newsletter.errors import EditionError
 from newsletter.store.db import Store
-from newsletter.store.models import ArticleTag, DeliveryBatch, Membership, Subscriber
+from newsletter.store.models import ArticleTag, DeliveryBatch, Membership, Source, Subscriber
 from newsletter.summarize.pending import summarize_pending
 
 from .conftest import ROOT
@@ -114,6 +114,70 @@ def test_max_items_and_excluded_tags(store: Store, newsroom) -> None:
         edition = build_edition(session, _list(max_items=2, exclude_tags=["sport"]), DAY)
         assert len(edition.items) == 2
         assert {i.section for i in edition.items} == {"eco"}
+
+
+def _add(session, source, title: str, *, published: datetime, url: str = "", author: str = "",
+         story_of: int | None = None, tag: str = "eco"):  # noqa: ANN001, ANN202
+    """An article collected an hour ago, enriched, tagged TAG; in the story of STORY_OF."""
+    article = add_article(session, source, CollectedArticle(
+        title=title, text=f"{title}. Un texte écrit pour ce test, assez long pour un résumé.",
+        url=url, author=author, language="fr", published=published,
+    ))
+    article.collected_at = datetime.now(timezone.utc) - timedelta(hours=1)
+    article.enriched_at, article.language = article.collected_at, "fr"
+    article.story_id = story_of or article.id
+    article.tags.append(ArticleTag(tag=tag, origin="feed"))
+    session.flush()
+    return article
+
+
+def _titles(edition) -> set[str]:  # noqa: ANN001
+    return {item.article.title for item in edition.items}
+
+
+def test_old_news_is_left_out_however_recently_collected(store: Store, newsroom) -> None:
+    now = datetime.now(timezone.utc)
+    with store.session() as session:
+        wire = session.scalar(select(Source).where(Source.name == "wire"))
+        # the first edition covers the last two days; three more days of grace for late feeds
+        _add(session, wire, "Un article republié de l'an passé", published=now - timedelta(days=400))
+        _add(session, wire, "Un article de la semaine dernière", published=now - timedelta(days=6))
+        _add(session, wire, "Un article d'avant-hier soir", published=now - timedelta(days=4))
+        _add(session, wire, "Un article sans date", published=None)
+        titles = _titles(build_edition(session, _list(), DAY))
+    assert "Un article d'avant-hier soir" in titles and "Un article sans date" in titles
+    assert "Un article republié de l'an passé" not in titles
+    assert "Un article de la semaine dernière" not in titles
+
+
+def test_also_in_names_each_other_outlet_once(store: Store, newsroom) -> None:
+    now = datetime.now(timezone.utc)
+    with store.session() as session:
+        edition = build_edition(session, _list(), DAY)
+        lead = min(edition.items, key=lambda i: (i.section_position, i.position)).article
+        wire, daily = (session.scalar(select(Source).where(Source.name == n)) for n in ("wire", "daily"))
+        for source, n in ((daily, 1), (daily, 2), (wire, 3)):
+            _add(session, source, f"Le même sujet, version {n}", published=now,
+                 url=f"https://{source.name}.example/meme-{n}", story_of=lead.story_id)
+        edition = build_edition(session, _list(), DAY)
+        item = next(i for i in edition.items if i.article_id == lead.id)
+        assert [a["source"] for a in item.also_in] == ["daily"]  # not "daily, daily, L’Agence"
+
+
+def test_imported_articles_are_credited_to_their_site_not_to_import(store: Store, newsroom) -> None:
+    now = datetime.now(timezone.utc)
+    with store.session() as session:
+        imported = import_source(session)
+        _add(session, imported, "Un article importé avec son adresse", published=now,
+             url="https://www.lematin.ma/economie/article", tag="sport")
+        _add(session, imported, "Un article importé sans adresse", published=now,
+             author="Médias24", tag="sport")
+        _add(session, imported, "Un article importé sans rien", published=now, tag="sport")
+        view = edition_view(newsroom, _list(), build_edition(session, _list(), DAY))
+    sources = {i.title: i.source for s in view.sections for i in s.items}
+    assert sources["Un article importé avec son adresse"] == "lematin.ma"
+    assert sources["Un article importé sans adresse"] == "Médias24"
+    assert sources["Un article importé sans rien"] == ""
 
 
 def test_rebuild_keeps_every_edit(store: Store, newsroom) -> None:
