@@ -6,9 +6,11 @@ recorded on it while the others are collected.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 
 from newsletter.collect.http import Fetcher
 from newsletter.collect.run import Collector, collect
@@ -221,3 +223,264 @@ def test_a_missing_local_source_is_recorded_on_it_and_the_others_go_on(store: St
         assert "file or folder not found" in sources["gone-feed"].last_error
         assert sources["gone-feed"].error_count == 1
         assert sources["articles"].last_error is None
+
+
+# -- teasers whose page failed are tried again ---------------------------------------------------
+
+MARCHE = [p.replace("médiathèque", "halle").replace("ouvrages", "étals") for p in PARAGRAPHS]
+
+
+def _page_until(state: dict[str, int], title: str, paragraphs: list[str]):  # type: ignore[no-untyped-def]
+    """A page answering state["status"] (the page itself once it is 200)."""
+
+    def answer(request: Request) -> Reply:
+        if state["status"] == 200:
+            return Reply(body=_page(title, paragraphs), headers={"Content-Type": "text/html"})
+        return Reply(state["status"], b"not here")
+
+    return answer
+
+
+def _conditional_feed(feed: bytes):  # type: ignore[no-untyped-def]
+    def answer(request: Request) -> Reply:
+        headers = {"ETag": '"feed-v1"', "Content-Type": "application/rss+xml"}
+        if request.headers.get("If-None-Match") == '"feed-v1"':
+            return Reply(304, headers=headers)
+        return Reply(200, feed, headers)
+
+    return answer
+
+
+def _stored_ago(store: Store, delta: timedelta) -> None:
+    """As if every article had been collected DELTA ago."""
+    with store.session() as session:
+        session.execute(update(Article).values(collected_at=datetime.now(UTC) - delta))
+
+
+def _fetches(server: LocalServer, path: str) -> int:
+    return sum(1 for r in server.requests if r.path.split("?")[0] == path)
+
+
+def test_a_teaser_whose_page_failed_gets_its_page_at_a_later_collect(
+    store: Store, http_server: LocalServer, make_config
+) -> None:
+    state = {"status": 404}
+    first = http_server.route("/2026/mediatheque", _page_until(state, "Une médiathèque", PARAGRAPHS))
+    second = http_server.route("/2026/halle", _page_until(state, "La halle rouvre", MARCHE))
+    feed = _rss([
+        ("g-1", "Une médiathèque", first, "La commune a inauguré une médiathèque au cœur de la ville…"),
+        ("g-2", "La halle rouvre", second, "La halle couverte rouvre ses portes ce samedi matin…"),
+    ])
+    config = make_config(sources=[{"name": "ville", "url": http_server.route("/feed.xml", _conditional_feed(feed))}])
+    with store.session() as session:
+        (report,) = collect(session, config)
+        assert report.new == 2 and len(report.errors) == 2
+        assert "HTTP 404" in report.errors[0]
+        assert report.errors[0].endswith("(kept the feed's teaser; its page will be tried again)")
+        enrich_pending(session, config)
+        summarize_pending(session, config)
+        halle = session.scalars(select(Article).where(Article.guid == "g-2")).one()
+        halle.summary.text, halle.summary.edited = "Le résumé de la rédaction.", True
+    with store.session() as session:
+        assert [a.page_failures for a in session.scalars(select(Article))] == [1, 1]
+
+    # not due yet: a collect right after does not fetch the pages again
+    with store.session() as session:
+        (report,) = collect(session, config)
+    assert report.not_modified and report.errors == [] and not report.failed
+    assert (_fetches(http_server, "/2026/mediatheque"), _fetches(http_server, "/2026/halle")) == (1, 1)
+
+    # the pages are up now, and the first retry is due: a 304 does not keep them from coming
+    state["status"] = 200
+    _stored_ago(store, timedelta(minutes=20))
+    with store.session() as session:
+        (report,) = collect(session, config)
+        assert report.not_modified and report.errors == [] and len(report.completed) == 2
+    with store.session() as session:
+        by_guid = {a.guid: a for a in session.scalars(select(Article))}
+        media, halle = by_guid["g-1"], by_guid["g-2"]
+        assert "quarante mille ouvrages" in media.text and "Partager" not in media.text
+        assert media.teaser.startswith("La commune a inauguré")  # the feed's own teaser stays
+        assert media.title == "Une médiathèque"
+        assert media.page_failures is None and media.enriched_at is None  # enriched again
+        assert media.summary is None  # the machine's summary of the teaser is gone
+        assert halle.summary.text == "Le résumé de la rédaction."  # the editor's stays
+        enrich_pending(session, config)
+        summarize_pending(session, config)
+        assert media.summary is not None and media.summary.text != media.teaser
+        assert halle.summary.text == "Le résumé de la rédaction." and halle.summary.edited
+    # done: later collects leave the pages alone
+    _stored_ago(store, timedelta(hours=5))
+    with store.session() as session:
+        collect(session, config)
+    assert (_fetches(http_server, "/2026/mediatheque"), _fetches(http_server, "/2026/halle")) == (2, 2)
+    assert _count(store) == 2
+
+
+def test_a_page_that_never_comes_is_tried_a_bounded_number_of_times(
+    store: Store, http_server: LocalServer, make_config
+) -> None:
+    page = http_server.route("/2026/mediatheque", Reply(503, b"down"))
+    feed = _rss([("g-1", "Une médiathèque", page, "La commune a inauguré une médiathèque…")])
+    config = make_config(sources=[{"name": "ville", "url": http_server.route("/feed.xml", _conditional_feed(feed))}])
+    ages = [timedelta(minutes=20), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=5),
+            timedelta(hours=13), timedelta(hours=20), timedelta(hours=30)]
+    errors = []
+    for age in [timedelta(0), *ages]:
+        _stored_ago(store, age)
+        with store.session() as session:
+            (report,) = collect(session, config)
+        errors += report.errors
+    # the first fetch, then one per window: 15 min, 1 h, 4 h and 12 h after the teaser came
+    assert _fetches(http_server, "/2026/mediatheque") == 5
+    assert [e.rsplit("(", 1)[1] for e in errors] == (
+        ["kept the feed's teaser; its page will be tried again)"] * 4
+        + ["kept the feed's teaser; its page is not tried again)"]
+    )
+    with store.session() as session:
+        assert "Pass" not in session.scalars(select(Article)).one().text
+
+
+def test_windows_no_collect_ran_in_are_not_made_up_for(store: Store, http_server: LocalServer, make_config) -> None:
+    page = http_server.route("/2026/mediatheque", Reply(404, b"not yet"))
+    feed = _rss([("g-1", "Une médiathèque", page, "La commune a inauguré une médiathèque…")])
+    config = make_config(sources=[{"name": "ville", "url": http_server.route("/feed.xml", Reply(body=feed))}])
+    with store.session() as session:
+        collect(session, config)
+    for age in (timedelta(hours=5), timedelta(hours=5, minutes=10)):  # the daemon was down
+        _stored_ago(store, age)
+        with store.session() as session:
+            collect(session, config)
+    assert _fetches(http_server, "/2026/mediatheque") == 2  # one try for the 3 windows passed
+    with store.session() as session:
+        assert session.scalars(select(Article)).one().page_failures == 4  # next: 12 h after
+
+
+@pytest.mark.parametrize(
+    ("why", "reply", "settings"),
+    [
+        ("robots.txt", Reply(body=_page("Une médiathèque", PARAGRAPHS)), {}),
+        ("403", Reply(403, b"no"), {}),
+        ("410", Reply(410, b"gone"), {}),
+        ("no article", Reply(body=b"<html><body><nav>Menu</nav></body></html>"), {}),
+        ("fetch_pages off", Reply(404, b"not yet"), {"fetch_pages": False}),
+    ],
+)
+def test_a_page_that_will_not_come_is_not_tried_again(
+    store: Store, http_server: LocalServer, make_config, why: str, reply: Reply, settings: dict
+) -> None:
+    http_server.route("/robots.txt", Reply(body=b"User-agent: *\nDisallow: /abonnes/\n"))
+    page = http_server.route("/abonnes/mediatheque" if why == "robots.txt" else "/2026/mediatheque", reply)
+    feed = _rss([("g-1", "Une médiathèque", page, "La commune a inauguré une médiathèque…")])
+    config = make_config(sources=[{"name": "ville", "url": http_server.route("/feed.xml", Reply(body=feed)), **settings}])
+    with store.session() as session:
+        (report,) = collect(session, config)
+        assert report.new == 1 and not any("tried again" in e for e in report.errors)
+    path = page.removeprefix(http_server.base)
+    before = _fetches(http_server, path)
+    _stored_ago(store, timedelta(hours=2))
+    with store.session() as session:
+        collect(session, config)
+        assert session.scalars(select(Article)).one().page_failures is None
+    assert _fetches(http_server, path) == before
+
+
+# -- what a 304 does to the source's error state ------------------------------------------------
+
+
+def test_a_304_keeps_the_problems_of_the_feed_last_read(store: Store, http_server: LocalServer, make_config) -> None:
+    malformed = (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>X</title>"
+        f"<item><guid>g-1</guid><title>Le marché & la ville</title><link>{http_server.url('/a')}</link>"
+        f"<description>{' '.join(PARAGRAPHS * 3)}</description></item></channel></rss>"
+    ).encode()
+    config = make_config(sources=[{"name": "ville", "url": http_server.route("/feed.xml", _conditional_feed(malformed))}])
+    with store.session() as session:
+        (report,) = collect(session, config)
+        assert report.new == 1 and "malformed feed" in report.errors[0]
+    for _ in range(2):
+        with store.session() as session:
+            (report,) = collect(session, config)
+            assert report.not_modified and report.errors == []
+            source = session.scalars(select(Source)).one()
+            # the feed is the one read, unchanged: still malformed, not counted twice
+            assert "malformed feed" in source.last_error and source.error_count == 1
+            assert source.last_success_at is None
+
+
+def test_a_teasers_failed_page_stays_on_its_source_through_a_304(
+    store: Store, http_server: LocalServer, make_config
+) -> None:
+    page = http_server.route("/2026/mediatheque", Reply(404, b"not yet"))
+    feed = _rss([("g-1", "Une médiathèque", page, "La commune a inauguré une médiathèque…")])
+    config = make_config(sources=[{"name": "ville", "url": http_server.route("/feed.xml", _conditional_feed(feed))}])
+    with store.session() as session:
+        collect(session, config)
+    with store.session() as session:
+        (report,) = collect(session, config)
+        assert report.not_modified
+        source = session.scalars(select(Source)).one()
+        assert "/2026/mediatheque: HTTP 404" in source.last_error and source.error_count == 1
+
+
+def test_a_feed_that_could_not_be_read_is_asked_for_in_full(
+    store: Store, http_server: LocalServer, make_config
+) -> None:
+    feed = _rss([("g-1", "Titre", http_server.url("/a"), " ".join(PARAGRAPHS * 3))])
+    answers = iter([Reply(200, feed, {"ETag": '"v1"'}), Reply(500, b"oops"), Reply(200, feed, {"ETag": '"v1"'})])
+
+    def answer(request: Request) -> Reply:
+        reply = next(answers)
+        if reply.status == 200 and request.headers.get("If-None-Match") == '"v1"':
+            return Reply(304, headers={"ETag": '"v1"'})
+        return reply
+
+    config = make_config(sources=[{"name": "ville", "url": http_server.route("/feed.xml", answer)}])
+    for _ in range(3):
+        with store.session() as session:
+            collect(session, config)
+    asked = [r.headers.get("If-None-Match") for r in http_server.requests if r.path == "/feed.xml"]
+    assert asked == [None, '"v1"', None]  # after the 500, a full read, never a 304
+    with store.session() as session:
+        source = session.scalars(select(Source)).one()
+        assert source.last_error is None and source.error_count == 0 and source.etag == '"v1"'
+
+
+# -- the same article by another address -----------------------------------------------------
+
+
+def test_a_full_text_item_with_campaign_parameters_is_the_page_of_another_source(
+    store: Store, http_server: LocalServer, make_config
+) -> None:
+    page = http_server.route("/2023/04/28/us_CNBC_2023_04_28.html", Reply(body=_page("Une médiathèque", PARAGRAPHS)))
+    feed = _rss([("g-1", "Une médiathèque au cœur de la ville", page + "?CMP=rss&ref=feed", " ".join(PARAGRAPHS * 3))])
+    config = make_config(sources=[
+        {"name": "page", "kind": "page", "url": page},
+        {"name": "agence", "url": http_server.route("/feed.xml", Reply(body=feed))},
+    ])
+    with store.session() as session:
+        reports = {r.name: r for r in collect(session, config)}
+    assert (reports["page"].new, reports["agence"].new, reports["agence"].known) == (1, 0, 1)
+    assert _count(store) == 1
+
+
+def test_a_teaser_whose_link_leads_to_a_stored_page_is_known(
+    store: Store, http_server: LocalServer, make_config
+) -> None:
+    views = iter(range(1000, 2000))
+
+    def live(request: Request) -> Reply:  # a page that changes at each view: never the same text
+        counter = f"Cet article a été lu {next(views)} fois depuis sa publication ce matin."
+        return Reply(body=_page("Une médiathèque", [*PARAGRAPHS, counter]))
+
+    page = http_server.route("/2026/mediatheque", live)
+    link = http_server.route("/r/8841", Reply(302, headers={"Location": page}))
+    feed = _rss([("g-1", "Une médiathèque au cœur de la ville", link, "La commune a inauguré une médiathèque…")])
+    config = make_config(sources=[
+        {"name": "page", "kind": "page", "url": page},
+        {"name": "agence", "url": http_server.route("/feed.xml", Reply(body=feed))},
+    ])
+    with store.session() as session:
+        reports = {r.name: r for r in collect(session, config)}
+    assert (reports["agence"].new, reports["agence"].known, reports["agence"].errors) == (0, 1, [])
+    assert _count(store) == 1

@@ -245,3 +245,46 @@ def test_revision_0010_downgrades_and_upgrades_without_losing_members(db_url: st
         assert conn.scalar(text("SELECT count(*) FROM memberships")) == 4
         assert conn.scalar(text("SELECT count(*) FROM subscribers WHERE email_key = ''")) == 0
     engine.dispose()
+
+
+# -- revision 0011: the page of a teaser tried again -------------------------------------------
+
+
+def test_revision_0011_adds_page_failures_in_place_and_downgrades(db_url: str) -> None:
+    """Articles, their tags and summaries survive the upgrade and the downgrade (a rebuilt
+    `articles` table on SQLite would cascade-delete them); rows from before are not retried."""
+    from alembic import command
+    from sqlalchemy import MetaData, inspect, text
+
+    from newsletter.store.db import _alembic_config
+
+    engine = make_engine(db_url)
+    command.upgrade(_alembic_config(engine), "0010")
+    meta = MetaData()
+    meta.reflect(engine)
+    t = meta.tables
+    now = datetime(2026, 11, 28, tzinfo=timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(t["articles"].insert().values(
+            id=1, url="https://news.example/a", canonical_url="https://news.example/a",
+            title="Titre", author="", language="fr", declared_language="fr", text="Texte.",
+            teaser="Texte.", categories=[], content_hash="h1", collected_at=now))
+        conn.execute(t["article_tags"].insert().values(article_id=1, tag="local", origin="source"))
+        conn.execute(t["summaries"].insert().values(
+            article_id=1, text="Résumé.", method="editor", language="fr", edited=True,
+            created_at=now, updated_at=now))
+    assert migrate(engine) == ("0010", head_revision())
+    assert "page_failures" in {c["name"] for c in inspect(engine).get_columns("articles")}
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT page_failures FROM articles WHERE id = 1")) is None
+        assert conn.scalar(text("SELECT count(*) FROM article_tags")) == 1
+        assert conn.scalar(text("SELECT count(*) FROM summaries")) == 1
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE articles SET page_failures = 2"))
+    command.downgrade(_alembic_config(engine), "0010")
+    assert "page_failures" not in {c["name"] for c in inspect(engine).get_columns("articles")}
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM article_tags")) == 1
+        assert conn.scalar(text("SELECT count(*) FROM summaries")) == 1
+    assert migrate(engine) == ("0010", head_revision())
+    engine.dispose()

@@ -29,9 +29,25 @@ from newsletter.collect.urls import canonical_url, is_tracking_param
         ("https://example.fr/a?at_medium=rss&at_campaign=c&at_custom1=x", "https://example.fr/a"),
         ("https://example.com/a?UTM_Source=x", "https://example.com/a"),
         ("https://heise.de/a.html?wt_mc=rss.developer", "https://heise.de/a.html"),
+        # newsrooms' and portals' campaign codes, whatever their case
+        (
+            "https://www.cnbc.com/2023/04/28/us_CNBC_2023_04_28.html?CMP=rss&ref=feed",
+            "https://www.cnbc.com/2023/04/28/us_CNBC_2023_04_28.html",
+        ),
+        ("https://example.com/a?cmpid=rss&ito=792&ocid=msedgntp&id=4", "https://example.com/a?id=4"),
+        ("https://example.com/a?ns_mchannel=rss&ns_source=x&ncid=yahoo&taid=1", "https://example.com/a"),
+        ("https://example.com/a?soc_src=social&soc_trk=tw&sr_share=twitter", "https://example.com/a"),
+        ("https://example.com/a?spm=a2700.1&_ga=2.1&igshid=abc&smid=tw-share", "https://example.com/a"),
+        ("https://example.com/a?s_cid=x&guccounter=1&hsa_acc=3&q=b", "https://example.com/a?q=b"),
+        # ref stays, unless it only names the channel the link came through
+        ("https://example.com/a?ref=RSS&id=1", "https://example.com/a?id=1"),
+        ("https://example.com/a?ref=twitter", "https://example.com/a"),
         # parameters a site may use to choose content stay
         ("https://example.com/a?ref=home&id=1", "https://example.com/a?ref=home&id=1"),
+        ("https://example.com/a?ref=main", "https://example.com/a?ref=main"),
+        ("https://example.com/a?ref", "https://example.com/a?ref"),
         ("https://example.com/a?p=986823", "https://example.com/a?p=986823"),
+        ("https://example.com/a?cid=2041&feed=rss", "https://example.com/a?cid=2041&feed=rss"),
         # percent-encoding: unreserved decoded, hex upper-cased, unsafe encoded, reserved kept
         ("https://example.com/%7euser/%2Fa%2fb", "https://example.com/~user/%2Fa%2Fb"),
         ("https://example.com/caf\u00e9 cr\u00e8me", "https://example.com/caf%C3%A9%20cr%C3%A8me"),
@@ -59,7 +75,9 @@ def test_non_http_urls_are_returned_as_given(url: str) -> None:
 def test_tracking_params() -> None:
     assert is_tracking_param("utm_content")
     assert is_tracking_param("%75tm_source")  # an escaped "u" is still utm_
+    assert is_tracking_param("CMP") and is_tracking_param("cmpid")
     assert not is_tracking_param("ref")
+    assert is_tracking_param("ref", "feed") and not is_tracking_param("ref", "main")
     assert not is_tracking_param("id")
 
 
@@ -72,7 +90,9 @@ http_urls = st.builds(
     st.text(URL_CHARS, max_size=30).map(lambda s: "/" + s.replace("?", "").replace("#", "")),
     st.lists(
         st.tuples(
-            st.sampled_from(["utm_source", "id", "q", "fbclid", "a b", "%41", "xtor", "é"]),
+            st.sampled_from(
+                ["utm_source", "id", "q", "fbclid", "a b", "%41", "xtor", "é", "ref", "CMP"]
+            ),
             st.text(URL_CHARS, max_size=8).map(lambda s: s.replace("&", "").replace("#", "")),
         ),
         max_size=4,

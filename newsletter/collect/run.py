@@ -7,6 +7,18 @@ stops the others: its error is recorded on the Source row (``last_error``, ``err
 in its history and in the run's report, and the run goes on. A local source file that is missing
 is such an error too, not a configuration error: an import folder that vanished must not stop the
 web app or a send, only that source's collecting until the file is back.
+
+A feed that could not be read is asked for in full at its next collect (its ETag and
+Last-Modified are dropped), so a 304 always means "the feed last read, unchanged": the warnings
+it gave and the pages it could not complete still stand, so a 304 neither clears nor counts
+them again; the next full read of the feed sets them anew. (A page tried again that fails in
+a 304's run is a new error, and counted.)
+
+A teaser whose page could not be fetched is kept; when the failure may pass (a 404, a timeout,
+a 5xx, a robots.txt that could not be read: see ``_MAY_PASS``), later collects of its source
+try the page again on the schedule of :mod:`newsletter.collect.store` (at most five fetches in a
+day), whether the feed changed or not. A page refused by robots.txt, by a 403 or a 410, or
+with no article on it, is not tried again; nor is any when the source's fetch_pages is off.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,9 +39,12 @@ from newsletter.collect.robots import RobotsDisallowed, RobotsPolicy
 from newsletter.collect.sources import ORIGIN_WEB, planned_sources
 from newsletter.collect.store import (
     add_article,
+    complete_from_page,
     import_source,
     known_article,
+    pages_due,
     record_fetch,
+    record_page_failure,
     sync_source,
 )
 from newsletter.config import Config, SourceConfig, is_remote
@@ -36,6 +52,15 @@ from newsletter.errors import InputError, NewsletterError
 from newsletter.store.models import Article, Source, utcnow
 
 log = logging.getLogger(__name__)
+
+# Page failures that may pass, by error code: the page is tried again later. A 404 is one (a feed
+# often lists an article before its page is up), a 410 is not (fetch-gone, but gone for good).
+_MAY_PASS = frozenset({
+    "fetch-gone", "fetch-timeout", "fetch-connect", "fetch-broken", "fetch-busy", "fetch-server",
+    "robots-unreachable",
+})
+_HOST_DOWN = frozenset({"fetch-timeout", "fetch-connect"})  # its other pages wait, this run
+TEASER_KEPT = "kept the feed's teaser"
 
 
 @dataclass
@@ -52,10 +77,15 @@ class SourceReport:
     articles: list[Article] = field(default_factory=list)
     # article pages robots.txt keeps us from: their feed's teaser was kept (not an error)
     robots_refused: list[str] = field(default_factory=list)
+    # teasers of earlier collects whose page came this time: their text is now the page's
+    completed: list[Article] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
-        return bool(self.errors) and not (self.new or self.known)
+        """Nothing came from the source (a 304 is something: the feed is there, unchanged)."""
+        return bool(self.errors) and not (
+            self.new or self.known or self.not_modified or self.completed
+        )
 
 
 ProgressCallback = Callable[[str, "SourceReport | None"], None]
@@ -93,14 +123,20 @@ class Collector:
                 self._store(source, self._fetch_page(location), report)
             else:
                 self._collect_files(source, Path(location), report)
-        except NewsletterError as exc:
-            report.errors.append(str(exc))
-        except Exception as exc:  # a bug or a library failure on odd input: keep the run going
-            log.exception("collecting %s failed", source_config.name)
-            report.errors.append(f"{location}: unexpected {type(exc).__name__}: {exc}")
+        except Exception as exc:
+            if isinstance(exc, NewsletterError):
+                report.errors.append(str(exc))
+            else:  # a bug or a library failure on odd input: keep the run going
+                log.exception("collecting %s failed", source_config.name)
+                report.errors.append(f"{location}: unexpected {type(exc).__name__}: {exc}")
+            # Not read (or not to the end): ask for the feed in full next time, so that a 304
+            # never stands for a feed that was not read.
+            source.etag = source.last_modified = None
         if report.errors:
             source.last_error = report.errors[-1]
             source.error_count += 1
+        elif report.not_modified and source.error_count:
+            pass  # the feed last read, unchanged: its problems stand, not counted again
         else:
             source.last_error = None
             source.error_count = 0
@@ -115,10 +151,13 @@ class Collector:
         self, source: Source, source_config: SourceConfig, location: str, report: SourceReport
     ) -> None:
         if is_remote(location):
-            result = self.fetcher.fetch(location, etag=source.etag, last_modified=source.last_modified,
-                                        public_only=self.public_only)
+            result = self.fetcher.fetch(
+                location, etag=source.etag, last_modified=source.last_modified,
+                public_only=self.public_only,
+            )
             if result.not_modified:
                 report.not_modified = True
+                self._retry_pages(source, source_config, report)
                 return
             parsed = feeds.parse_feed(result.content, result.url)
             # Keep the validators only once the body was parsed: a failed parse is retried in full.
@@ -140,33 +179,79 @@ class Collector:
             if known_article(self.session, source, entry) is not None:
                 report.known += 1
                 continue
-            if (
-                source_config.fetch_pages
-                and entry.url
-                and is_remote(entry.url)
-                and feeds.is_teaser(entry, self.config.collect.teaser_words)
-            ):
-                entry = self._complete_from_page(entry, report)
-            self._store(source, entry, report)
+            self._collect_entry(source, source_config, entry, report)
+        self._retry_pages(source, source_config, report)
 
-    def _complete_from_page(self, entry: CollectedArticle, report: SourceReport) -> CollectedArticle:
-        """The entry with its body taken from its page; the teaser stays when the page fails."""
+    def _collect_entry(
+        self, source: Source, source_config: SourceConfig, entry: CollectedArticle,
+        report: SourceReport,
+    ) -> None:
+        """Store a new feed ENTRY, its teaser completed from its page when the page comes."""
+        retry = False
+        if (
+            source_config.fetch_pages
+            and entry.url
+            and is_remote(entry.url)
+            and feeds.is_teaser(entry, self.config.collect.teaser_words)
+        ):
+            page, problem = self._try_page(entry.url, report)
+            if page is not None:
+                if known_article(self.session, None, page) is not None:
+                    report.known += 1  # the page is stored already, under its own address
+                    return
+                _complete(entry, page)
+            elif problem is not None:
+                retry = _may_pass(problem)
+                later = "; its page will be tried again" if retry else ""
+                report.errors.append(f"{problem} ({TEASER_KEPT}{later})")
+        article = self._store(source, entry, report)
+        if article is not None and retry:
+            record_page_failure(article)
+
+    def _try_page(
+        self, url: str, report: SourceReport
+    ) -> tuple[CollectedArticle | None, NewsletterError | None]:
+        """URL's article, or why not; a robots.txt refusal is noted in REPORT, not an error."""
         try:
-            page = self._fetch_page(entry.url)
+            return self._fetch_page(url), None
         except RobotsDisallowed as exc:
             if exc.code == "robots-disallowed":  # the site's choice, not a failure
-                report.robots_refused.append(entry.url)
-            else:
-                report.errors.append(f"{exc} (kept the feed's teaser)")
-            return entry
+                report.robots_refused.append(url)
+                return None, None
+            return None, exc
         except NewsletterError as exc:
-            report.errors.append(f"{exc} (kept the feed's teaser)")
-            return entry
-        entry.text = page.text
-        entry.author = entry.author or page.author
-        entry.published = entry.published or page.published
-        entry.language = entry.language or page.language
-        return entry
+            return None, exc
+
+    def _retry_pages(
+        self, source: Source, source_config: SourceConfig, report: SourceReport
+    ) -> None:
+        """Try again the due pages of SOURCE's teasers whose fetch failed for a reason that may
+        pass (see the module docstring); a page that comes becomes its article's text."""
+        if not source_config.fetch_pages:
+            return
+        down: set[str] = set()  # hosts that timed out or refused to connect in this run
+        for article in pages_due(self.session, source):
+            host = urlsplit(article.url).netloc
+            if host in down:
+                continue  # not counted as a try: the next collect makes it
+            page, problem = self._try_page(article.url, report)
+            if page is not None:
+                if complete_from_page(self.session, article, page):
+                    report.completed.append(article)
+                else:
+                    log.info("%s: its page is an article already stored; kept the teaser",
+                             article.url)
+            elif problem is None:  # robots.txt now refuses it: the site's choice
+                article.page_failures = None
+            elif not _may_pass(problem):
+                article.page_failures = None
+                report.errors.append(f"{problem} ({TEASER_KEPT}; its page is not tried again)")
+            else:
+                if problem.code in _HOST_DOWN:
+                    down.add(host)
+                again = record_page_failure(article)
+                later = "will be tried again" if again else "is not tried again"
+                report.errors.append(f"{problem} ({TEASER_KEPT}; its page {later})")
 
     def _fetch_page(self, url: str) -> CollectedArticle:
         if self.robots is not None:
@@ -188,16 +273,19 @@ class Collector:
             for item in result.articles:
                 self._store(source, item, report)
 
-    def _store(self, source: Source | None, item: CollectedArticle, report: SourceReport) -> None:
+    def _store(
+        self, source: Source | None, item: CollectedArticle, report: SourceReport
+    ) -> Article | None:
         if not (item.title.strip() and item.text.strip()):
             report.skipped += 1
-            return
+            return None
         article = add_article(self.session, source, item)
         if article is None:
             report.known += 1
         else:
             report.new += 1
             report.articles.append(article)
+        return article
 
     # -- local files ----------------------------------------------------------------------
 
@@ -212,6 +300,19 @@ class Collector:
             self._collect_files(source, path, report)
         self.session.commit()
         return report
+
+
+def _complete(entry: CollectedArticle, page: CollectedArticle) -> None:
+    """ENTRY (a feed's teaser) with its text from its PAGE; the feed's title and link stay."""
+    entry.text = page.text
+    entry.author = entry.author or page.author
+    entry.published = entry.published or page.published
+    entry.language = entry.language or page.language
+
+
+def _may_pass(problem: NewsletterError) -> bool:
+    """Whether a page that failed so may come at a later try."""
+    return problem.code in _MAY_PASS and problem.params.get("status") != 410
 
 
 def _check_local(source_config: SourceConfig, path: Path) -> None:

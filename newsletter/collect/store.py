@@ -3,6 +3,13 @@
 An article is already known when its canonical URL, its (source, GUID) pair or the hash of its
 text is in the store; collecting or importing the same thing twice therefore adds nothing.
 Every fetch of a source adds one line to its history (:func:`record_fetch`).
+
+A feed's teaser whose page could not be fetched for a reason that may pass is stored with
+``page_failures`` set: its page is tried again at the first collect of its source at least
+each of PAGE_RETRY_DELAYS after the teaser was stored (:func:`pages_due`), never twice in
+one of those windows and never once PAGE_RETRY_PERIOD is over; so at most five fetches of a
+page in a day, the first one included. A page that comes is the article's text from then on
+(:func:`complete_from_page`).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +32,15 @@ from newsletter.store.models import Article, ArticleTag, Source, SourceFetch, ut
 _SPACE = re.compile(r"\s+")
 FETCH_HISTORY = 500  # fetch lines kept per source: three weeks of hourly fetches
 ERROR_MAX = 4000  # characters of error text kept per fetch
+# A page that failed is tried again this long after its teaser was stored, at most once per
+# delay: a feed often lists an article minutes before its page is up, a site is down for hours.
+PAGE_RETRY_DELAYS = (
+    timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4), timedelta(hours=12),
+)
+PAGE_RETRY_PERIOD = timedelta(hours=24)  # past it, a teaser stays a teaser: its edition is out
+# The tags that enrich derives from an article's text and categories (newsletter.enrich.tags):
+# made again when a teaser gets its page's text. The source's and the editors' tags stay.
+_MACHINE_TAGS = ("rule", "feed")
 
 
 def content_hash(text: str) -> str:
@@ -94,8 +111,14 @@ def import_source(session: Session) -> Source:
     return source
 
 
-def known_article(session: Session, source: Source | None, item: CollectedArticle) -> Article | None:
-    """The stored article this item duplicates, if any (by canonical URL or GUID; no text needed)."""
+def known_article(
+    session: Session, source: Source | None, item: CollectedArticle
+) -> Article | None:
+    """The stored article this item duplicates, if any (by canonical URL or GUID; no text needed).
+
+    For a fetched page, ITEM's url is its address after redirects: a feed link that leads to a
+    page already stored under its own address is found that way.
+    """
     conditions = []
     if item.url:
         conditions.append(Article.canonical_url == canonical_url(item.url))
@@ -138,3 +161,66 @@ def add_article(session: Session, source: Source | None, item: CollectedArticle)
     except IntegrityError:
         return None
     return article
+
+
+def pages_due(session: Session, source: Source, now: datetime | None = None) -> list[Article]:
+    """SOURCE's teasers whose page is due for another try (see the module docstring)."""
+    now = now or utcnow()
+    waiting = session.scalars(
+        select(Article)
+        .where(
+            Article.source_id == source.id,
+            Article.page_failures.is_not(None),
+            Article.page_failures <= len(PAGE_RETRY_DELAYS),
+            Article.collected_at > now - PAGE_RETRY_PERIOD,
+        )
+        .order_by(Article.id)
+    )
+    return [
+        article for article in waiting
+        if now >= article.collected_at + PAGE_RETRY_DELAYS[(article.page_failures or 1) - 1]
+    ]
+
+
+def record_page_failure(article: Article, now: datetime | None = None) -> bool:
+    """Count a failed fetch of ARTICLE's page that may pass; False when it is not tried again."""
+    now = now or utcnow()
+    since = now - article.collected_at if article.collected_at else timedelta(0)
+    passed = sum(1 for delay in PAGE_RETRY_DELAYS if since >= delay)
+    # The tries of the windows no collect ran in are not made up for: the next one waits for
+    # the next delay.
+    article.page_failures = max((article.page_failures or 0) + 1, passed + 1)
+    return article.page_failures <= len(PAGE_RETRY_DELAYS) and since < PAGE_RETRY_PERIOD
+
+
+def complete_from_page(session: Session, article: Article, page: CollectedArticle) -> bool:
+    """Give ARTICLE, stored as its feed's teaser, the text of its PAGE, as a new text: enrich
+    finds its language, tags and story again and summarize writes its summary again, though an
+    editor's summary stays. False, and the teaser is kept, when the page turns out to be
+    another stored article (by its address after redirects or its text)."""
+    other = known_article(session, None, page)
+    digest = content_hash(page.text)
+    if (other is not None and other.id != article.id) or session.scalar(
+        select(Article.id).where(Article.content_hash == digest, Article.id != article.id)
+    ) is not None:
+        article.page_failures = None
+        return False
+    try:
+        # A concurrent collect may store the same text meanwhile: the unique hash decides.
+        with session.begin_nested():
+            article.text = page.text
+            article.content_hash = digest
+            article.page_failures = None
+            article.author = article.author or page.author.strip()[:500]
+            article.published_at = article.published_at or page.published
+            article.declared_language = article.declared_language or page.language[:16]
+            article.enriched_at = None
+            article.tags = [t for t in article.tags if t.origin not in _MACHINE_TAGS]
+            if article.summary is not None and not article.summary.edited:
+                article.summary = None  # deleted: summarize_pending writes the new one
+            session.flush()
+    except IntegrityError:
+        session.expire(article)
+        article.page_failures = None
+        return False
+    return True

@@ -2,9 +2,12 @@
 
 ``canonical_url`` lower-cases the scheme and host (IDNA-encoding non-ASCII hosts), drops the
 default port, the fragment and the well-known tracking parameters (``utm_*``, ``fbclid``,
-``xtor``...), normalises percent-encoding and dot segments, and keeps every other query
-parameter in its order. It is deterministic and idempotent; anything that is not an
-http(s) URL with a host is returned stripped but otherwise untouched.
+``xtor``, ``CMP``...), normalises percent-encoding and dot segments, and keeps every other
+query parameter in its order. ``ref`` is kept (a site may pick content with it, as GitHub's
+``?ref=<branch>`` does), unless its value only names the channel the link came through
+(``ref=rss``, ``ref=feed``, ``ref=twitter``...: see ``CHANNEL_VALUES``). It is deterministic
+and idempotent; anything that is not an http(s) URL with a host is returned stripped but
+otherwise untouched.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import idna
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Only parameters that exist to track a click, never ones a site may use to pick content
-# (``ref``, ``id``, ``page``, ``cmpid`` and the like stay).
+# (``id``, ``p``, ``page``, ``cid`` and the like stay; ``ref`` too, see CHANNEL_VALUES).
+# Names are compared lower-cased: "CMP" is "cmp".
 TRACKING_PARAMS = frozenset(
     {
         # ad and social click ids
@@ -77,9 +81,45 @@ TRACKING_PARAMS = frozenset(
         "ns_fee",
         "ref_src",
         "ref_url",
+        # campaign and referral codes of newsrooms and portals: CMP (the Guardian, CNBC),
+        # cmpid, s_cid, s_kwcid, ef_id (Adobe Analytics), smid, smtyp (the New York Times),
+        # ocid (MSN), ncid, soc_src, soc_trk, guccounter, guce_* (Yahoo), spm (Alibaba),
+        # ito, taid, sr_share, _branch_match_id (share and app links)
+        "cmp",
+        "cmpid",
+        "s_cid",
+        "s_kwcid",
+        "ef_id",
+        "ito",
+        "smid",
+        "smtyp",
+        "ocid",
+        "ncid",
+        "soc_src",
+        "soc_trk",
+        "guccounter",
+        "guce_referrer",
+        "guce_referrer_sig",
+        "spm",
+        "taid",
+        "sr_share",
+        "_branch_match_id",
     }
 )
-TRACKING_PREFIXES = ("utm_", "at_custom", "pk_campaign", "pk_kwd", "pk_source", "pk_medium")
+TRACKING_PREFIXES = (
+    "utm_", "at_custom", "pk_campaign", "pk_kwd", "pk_source", "pk_medium", "hsa_",
+)
+# Parameters that may pick content, dropped only with a value that names where the link was
+# shared: "?ref=feed" tracks the click, "?ref=main" (a branch on GitHub) or "?ref=2041" may not.
+CHANNEL_VALUES = {
+    "ref": frozenset(
+        {
+            "rss", "rss2", "rssfeed", "rss_feed", "rss-feed", "feed", "feeds", "atom",
+            "newsletter", "email", "mail", "twitter", "tw", "facebook", "fb",
+            "linkedin", "social", "share",
+        }
+    ),
+}
 
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # Characters left as they are (RFC 3986 reserved + unreserved); the rest is percent-encoded.
@@ -106,9 +146,13 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
-def is_tracking_param(name: str) -> bool:
+def is_tracking_param(name: str, value: str | None = None) -> bool:
+    """Whether the query parameter NAME (=VALUE, when given) only tracks the click."""
     key = _unquote_unreserved(name).lower()
-    return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
+    if key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES):
+        return True
+    channels = CHANNEL_VALUES.get(key)
+    return bool(channels) and value is not None and _unquote_unreserved(value).lower() in channels
 
 
 def _netloc(parts: SplitResult, scheme: str) -> str | None:
@@ -140,8 +184,8 @@ def _clean_query(query: str) -> str:
     for pair in query.split("&"):
         if not pair:
             continue
-        name = pair.split("=", 1)[0]
-        if is_tracking_param(name):
+        name, _, value = pair.partition("=")
+        if is_tracking_param(name, value):
             continue
         kept.append(_normalise_escapes(pair, _QUERY_SAFE))
     return "&".join(kept)

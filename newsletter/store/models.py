@@ -105,6 +105,12 @@ class Article(Base):
 
     Duplicates are refused by canonical URL, by (source, feed GUID) and by content hash.
     ``story_id`` is the id of the first article of the same story (its own id when it leads).
+    ``page_failures`` is set while ``text`` is only the feed's teaser because the article's page
+    failed for a reason that may pass (a 404, a timeout, a 5xx...): the failed fetches of the
+    page, a retry window no collect ran in counting as one; the collect stage tries the page
+    again on a schedule (newsletter.collect.store). NULL when the text is not waiting for its
+    page: it came from the page or the feed in full, the page was refused for good (robots.txt,
+    a 403...) or fetch_pages is off.
     """
 
     __tablename__ = "articles"
@@ -112,6 +118,7 @@ class Article(Base):
         UniqueConstraint("source_id", "guid", name="uq_articles_source_guid"),
         Index("ix_articles_published_at", "published_at"),
         Index("ix_articles_story_id", "story_id"),
+        Index("ix_articles_page_failures", "page_failures"),
     )
 
     id: Mapped[intpk]
@@ -131,6 +138,7 @@ class Article(Base):
     content_hash: Mapped[str] = mapped_column(String(64), unique=True)
     story_id: Mapped[int | None] = mapped_column(Integer)
     enriched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    page_failures: Mapped[int | None] = mapped_column(Integer)
 
     source: Mapped[Source | None] = relationship(back_populates="articles")
     tags: Mapped[list[ArticleTag]] = relationship(
