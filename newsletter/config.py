@@ -114,7 +114,8 @@ class TagRule:
     name: str = setting("The tag (lower case, e.g. 'economie').")
     keywords: list[str] = setting(
         "Words or phrases that give the tag: whole words, accent- and case-insensitive, "
-        "lemmatised (\u00e9lection matches \u00e9lections).",
+        "lemmatised (\u00e9lection matches \u00e9lections); a keyword in capitals is an acronym "
+        "and matches only in capitals (AI, BCE, ONU: add 'Onu' too if papers write it so).",
         default_factory=list,
     )
     categories: list[str] = setting(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -78,6 +79,40 @@ RSS091 = b"""<?xml version="1.0"?><rss version="0.91"><channel><title>Old</title
 <link>http://old.example/</link><description>d</description><language>en</language>
 <item><title>Ancient news</title><link>http://old.example/1</link><description>Old text.</description></item>
 </channel></rss>"""
+
+
+# Written for these tests, after what WordPress and others send: fields escaped twice, an
+# author (at a domain feedparser splits wrong) and a category with references, and an article
+# about "&amp;" (written "&amp;amp;" in its HTML, so "&amp;amp;amp;" in the XML).
+RSS_ESCAPED = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel>
+  <title>L&amp;#8217;Hebdo &amp;amp; Cie</title><link>https://hebdo.example/</link>
+  <description>d</description><language>fr</language>
+  <item>
+    <title>L&amp;#8217;économie &#8230; &amp;amp; l&amp;apos;inflation</title>
+    <link>https://hebdo.example/1</link>
+    <author>redaction@hebdo.example (Jos&amp;eacute; Mart&amp;iacute;n)</author>
+    <category>&amp;Eacute;conomie</category>
+    <description>&amp;lt;p&amp;gt;L&amp;#8217;inflation ralentit&amp;nbsp;: 2,1 %.&amp;lt;/p&amp;gt;</description>
+  </item>
+  <item>
+    <title>Le signe &amp;amp;amp; en typographie</title>
+    <link>https://hebdo.example/2</link>
+    <description>&lt;p&gt;L&amp;#8217;esperluette s&amp;#8217;écrit &amp;amp;amp; en HTML.&lt;/p&gt;</description>
+  </item>
+</channel></rss>""".encode()
+
+
+def test_entities_decoded_once_and_escaped_markup_stripped() -> None:
+    feed = parse_feed(RSS_ESCAPED)
+    assert feed.title == "L’Hebdo & Cie"
+    first, second = feed.entries
+    assert first.title == "L’économie … & l'inflation"
+    assert first.text == first.teaser == "L’inflation ralentit\u00a0: 2,1 %."
+    assert first.author == "José Martín" and first.categories == ["Économie"]
+    # meant literally: decoded once, not twice
+    assert second.title == "Le signe &amp; en typographie"
+    assert second.text == "L’esperluette s’écrit &amp; en HTML."
 
 
 def test_rss2_entry() -> None:
@@ -185,6 +220,7 @@ def test_real_atom_the_verge() -> None:
     assert entry.published == datetime(2023, 5, 26, 21, 30, 31, tzinfo=UTC)
     assert entry.language == "en" and len(entry.text.split()) > 100
     assert "<" not in entry.text
+    assert "Photo by Chris Welch / The Verge" not in entry.text
 
 
 def test_real_dcdate_reporterre_keeps_french_typography() -> None:
@@ -201,6 +237,7 @@ def test_real_google_news_source() -> None:
     feed = real("prof18_feed-test-source.xml")
     (entry,) = feed.entries
     assert feed.language == "fr" and entry.url.startswith("https://news.google.com/")
+    assert "couverture complète" not in entry.text
     assert entry.published == datetime(2020, 3, 8, 10, 32, 7, tzinfo=UTC)
 
 
@@ -240,6 +277,7 @@ def test_real_guardian() -> None:
     assert sum(bool(e.author) for e in feed.entries) >= 50
     assert feed.entries[0].author == "David Smith in Washington"
     assert not any("Continue reading" in e.text for e in feed.entries)
+    assert not any("Sign up here to get an email" in e.text for e in feed.entries)
 
 
 def test_real_heise_atom() -> None:
@@ -247,3 +285,8 @@ def test_real_heise_atom() -> None:
     assert len(feed.entries) == 15
     assert feed.entries[0].published == datetime(2016, 2, 1, 16, 22, tzinfo=UTC)
     assert all(e.text and "<" not in e.text for e in feed.entries)
+    # a summary of type html without tags, "&quot;" in it: decoded like the rest
+    fields = [f for e in feed.entries for f in (e.title, e.text, e.teaser, e.author)]
+    assert not [f for f in fields if re.search(r"&#?\w+;", f)]
+    (entry,) = [e for e in feed.entries if "continued-3086830" in e.url]
+    assert 'der gleichen "Klasse" arbeitet' in entry.text

@@ -116,6 +116,44 @@ def test_json_list_reports_invalid_items_and_keeps_the_rest(tmp_path: Path) -> N
     ]
 
 
+def test_json_wordpress_style_references_and_markup(tmp_path: Path) -> None:
+    # Written for this test, after WordPress's REST API ("rendered" fields carry HTML).
+    items = [
+        {
+            "title": "Le riad d&#8217;Essaouira &amp; ses jardins",
+            "text": "Un lieu &eacute;tonnant&nbsp;: la m&eacute;dina.\n\nDeuxi&egrave;me paragraphe.",
+            "author": "Jos&eacute; Mart&iacute;n",
+            "tags": ["&Eacute;conomie", "Tourisme &amp; loisirs"],
+        },
+        {
+            "title": "<em>Inline</em> tags",
+            "text": "Un <strong>mot</strong> en gras.\n\nUn <a href='/x'>lien</a>.",
+        },
+        {"title": "Deux fois", "text": "&lt;p&gt;Un.&lt;/p&gt;&lt;p&gt;Deux &amp;amp; trois.&lt;/p&gt;"},
+        # a text about the entity itself: "&amp;amp;" is decoded once, to "&amp;"
+        {"title": "Le signe &amp;amp;", "text": "<p>On &eacute;crit &amp;amp; en HTML.</p>"},
+    ]
+    result = read_file(write(tmp_path / "wp.json", json.dumps(items)))
+    first, inline, escaped, literal = result.articles
+    assert first.title == "Le riad d’Essaouira & ses jardins"
+    assert first.text == f"Un lieu étonnant{NBSP}: la médina.\n\nDeuxième paragraphe."
+    assert first.author == "José Martín"
+    assert first.categories == ["Économie", "Tourisme & loisirs"]
+    assert (inline.title, inline.text) == ("Inline tags", "Un mot en gras.\n\nUn lien.")
+    assert escaped.text == "Un.\n\nDeux & trois."
+    assert (literal.title, literal.text) == ("Le signe &amp;", "On écrit &amp; en HTML.")
+
+
+def test_txt_with_character_references(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "copied.txt",
+        "L&#8217;&eacute;conomie &amp; l&apos;inflation\n\nLe taux &lt; 3 %, dit-il&nbsp;!\n",
+    )
+    (article,) = read_file(path).articles
+    assert article.title == "L’économie & l'inflation"
+    assert article.text == f"Le taux < 3 %, dit-il{NBSP}!"
+
+
 def test_json_object_with_articles_key(tmp_path: Path) -> None:
     path = write(
         tmp_path / "data.json", json.dumps({"articles": [{"title": "T", "text": "Corps."}]})

@@ -124,3 +124,74 @@ def test_language_unknown_or_other(tagger: Tagger) -> None:
 
 def test_no_rules_no_tags() -> None:
     assert Tagger([]).tag("Élections", "texte", ["Politique"]) == []
+
+
+@pytest.fixture(scope="module")
+def acronyms() -> Tagger:
+    return Tagger([
+        TagRule(name="tech", keywords=["AI", "intelligence artificielle"]),
+        TagRule(name="economie", keywords=["BCE", "OCP", "FMI"]),
+        TagRule(name="monde", keywords=["UE", "ONU", "G7"]),
+    ])
+
+
+@pytest.mark.parametrize("language", ["fr", "en", ""])
+def test_an_acronym_is_not_lemmatised_nor_lowered(acronyms: Tagger, language: str) -> None:
+    # "AI" lemmatised in French is "avoir": every "a", "ont", "avait" used to be a hit,
+    # and "ai" is also "j'ai"
+    text = "Il a dit qu'ils ont voté et qu'elle avait raison ; j'ai vu la décision. Ai Weiwei aussi."
+    assert acronyms.tag("Ce que j'ai appris", text, language=language) == []
+    assert acronyms.tag("Une ue de licence, l'onu et le g7", "", language=language) == []
+
+
+def test_an_acronym_matches_as_written_in_capitals(acronyms: Tagger) -> None:
+    assert acronyms.tag("L'AI Act entre en vigueur", "", language="fr") == [("tech", "rule")]
+    assert acronyms.tag("How AI models are trained", "", language="en") == [("tech", "rule")]
+    assert acronyms.tag("Titre", "La BCE relève ses taux, l'OCP investit.", language="fr") == [
+        ("economie", "rule"),
+    ]
+    assert acronyms.tag("L'UE et l'ONU au sommet du G7", "", language="fr") == [("monde", "rule")]
+    # a list of acronyms is not a headline in capitals
+    assert acronyms.tag("Le FMI, la BCE et l'OCDE", "", language="fr") == [("economie", "rule")]
+
+
+def test_a_headline_in_capitals_gives_no_acronym(acronyms: Tagger) -> None:
+    assert acronyms.tag("J'AI TOUT VU DE CE FILM", "", language="fr") == []
+    # ordinary keywords still match a headline in capitals
+    assert acronyms.tag("L'INTELLIGENCE ARTIFICIELLE À L'ÉCOLE", "", language="fr") == [
+        ("tech", "rule"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("keyword", "language", "title"),
+    [
+        ("été", "fr", "Il était une fois"),  # lemma "être"
+        ("data", "fr", "Les fossiles datent du jurassique"),  # lemma "dater"
+        ("Fed", "en", "Readers feed the ducks"),  # lemma "feed"
+        ("media", "en", "A medium-sized company"),  # lemma "medium"
+        ("تعليم", "ar", "رفع العلم"),  # education, lemma علم: the flag, science
+        ("جفاف", "ar", "جف الحبر"),  # drought, lemma جف: dried
+    ],
+)
+def test_a_keyword_is_not_lemmatised_into_another_word(keyword: str, language: str, title: str) -> None:
+    assert Tagger([TagRule(name="x", keywords=[keyword])]).tag(title, "", language=language) == []
+
+
+@pytest.mark.parametrize(
+    ("keyword", "language", "title"),
+    [
+        ("élections", "fr", "Une élection anticipée"),
+        ("travaux", "fr", "Un travail de fond"),
+        ("Jeux olympiques", "fr", "Le jeu olympique"),
+        ("renewables", "en", "Renewable power grows"),
+        ("women", "en", "A woman elected"),
+        ("الانتخابات", "ar", "انتخاب رئيس جديد"),
+        ("المستشفيات", "ar", "بناء مستشفى جديد"),
+        ("تعليم", "ar", "إصلاح التعليم"),
+    ],
+)
+def test_an_inflected_keyword_still_meets_its_base_form(keyword: str, language: str, title: str) -> None:
+    assert Tagger([TagRule(name="x", keywords=[keyword])]).tag(title, "", language=language) == [
+        ("x", "rule"),
+    ]

@@ -7,14 +7,21 @@ whole paragraph is such boilerplate, never a sentence inside a real one, and nor
 whitespace without touching French typography (the non-breaking spaces around « » and
 before : ; ! ?, the apostrophe ’).
 
-``html_to_text`` turns an HTML fragment (a feed's ``content:encoded``) into paragraphs;
-``sanitize_html`` keeps foreign HTML down to a few safe text tags.
+``html_to_text`` turns an HTML fragment (a feed's ``content:encoded``) into paragraphs and
+``html_to_line`` a title or a name into one line; ``sanitize_html`` keeps foreign HTML down to a
+few safe text tags.
+
+Character references ("&amp;", "&#8217;", "&eacute;") are decoded exactly once, where text
+enters: by the HTML parser, or by ``unescape_entities`` for text that holds no tag. Text that
+has already been through either (``clean_text``'s input) is never decoded again, so an article
+about "&amp;", written "&amp;amp;" in its HTML, keeps its "&amp;".
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from html import unescape
 
 import lxml.html
 import nh3
@@ -54,12 +61,13 @@ _EXACT = [
     r"(reagir|reagissez|comment)( a cet article)?",
     r"vous devez etre connecte pour (publier|poster) un commentaire.*",
     r"(اترك|اضف|اكتب) (تعليقا|تعليق|ردا)|التعليقات|(\d+ )?تعليقات?",
+    r"join our commenting forum|join thought-provoking conversations.{0,150}",  # The Independent
     # paywall prompts
     r"(pour )?(lire|continuer a lire|poursuivre) la suite(,| de cet article| de l'article)?"
     r".*(abonn|connect|compte).*|"
     r"pour lire la suite|(pour )?acceder en illimite.*|"
     r"(cet article|la suite de cet article|cet article premium) est reserve(e)? aux abonnes.*|"
-    r"il vous reste \d+ ?% de (cet article|l'article) a lire.*|deja abonne.*|"
+    r"il vous reste \d+([.,]\d+)? ?% de (cet article|l'article) a lire.*|deja abonne.*|"
     r"(subscribe|sign in|log in) to (continue|keep) reading.*|already a subscriber.*|"
     r"this (article|content) is (only )?(available|reserved) (to|for) subscribers.*",
     # cookie banner buttons
@@ -70,9 +78,16 @@ _EXACT = [
     # photo credits and captions' bylines
     r"(credits? photos?|credits? images?|photo credits?|copyright|image illustrative|"
     r"photo d'illustration|illustration|photos?|images?)\s*:\s*\S.{0,120}|(©|\(c\)).{0,80}",
+    # "Photo by Chris Welch / The Verge", "... via Getty Images": the agency after the name
+    r"(photo|photograph|picture|image|illustration|video)s? by [^/.!?]{1,60}(/| via ).{1,60}",
     # ads
     r"(publicite|advertisement|advertising|annonce|sponsorise|contenu sponsorise|sponsored|ad|pub|"
     r"اعلان)",
+    r"(passer|fermer|ignorer) la publicite|skip (the )?ad(vertisement)?",
+    # agency and aggregator footers
+    r"our standards ?: the thomson reuters trust principles",
+    r"voir la couverture complete( sur google (actualites|news))?|"
+    r"(view|see) full coverage( on google news)?",
     # feed trailers (WordPress)
     r"the post .{1,300} appeared first on .{1,200}",
     r"(l'article|le post|cet article) .{1,300} est apparu en premier sur .{1,200}",
@@ -90,11 +105,13 @@ _PREFIXED = [
     # newsletter sign-up
     r"(abonnez-vous|inscrivez-vous|recevez|s'abonner|s'inscrire)( gratuitement)? (a|aux) "
     r"(notre |nos |la |les )?(newsletters?|lettres? d'information|alertes?)",
-    r"(subscribe|sign up)( now)?( for free)? (to|for) (our |the )?(newsletters?|daily newsletter)",
+    r"(subscribe|sign up)( now)?( for free)? (to|for) (our |the )?"
+    r"(newsletters?|daily newsletter|emails)",
+    r"sign up( here| now)? to (get|receive) (an? |our )?(e-?mails?|newsletters?|alerts?)",
     r"(اشترك|اشتركوا|سجل) (في|فى) (النشره|نشرتنا)",
 ]
 _PREFIXED_STRICT = [
-    r"(read|see) (more|also)|related( articles?| stories| posts)?|more on this( story)?|"
+    r"(read|see) (more|also)|related( articles?| stories| posts)?|more( on this( story)?)?|"
     r"recommended( for you)?|you (may|might) also like",
 ]
 # A cookie notice says who sets the cookies ("ce site", "we use") or how browsing consents;
@@ -353,12 +370,37 @@ _DROP_TAGS = {
 }
 
 
+# A complete character reference; one without its ";" ("AT&T", "R&D") is left as written.
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+_TAG = re.compile(r"<!--|</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+# Markup escaped once more than the rest ("&lt;p&gt;Texte&lt;/p&gt;"), once decoded: a fragment
+# that starts with a tag or closes one. "Use the &lt;br&gt; tag" is a text about a tag.
+_OPENING_TAG = re.compile(r"\s*<[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+_CLOSING_TAG = re.compile(r"</[A-Za-z][A-Za-z0-9]*\s*>")
+
+
+def unescape_entities(text: str) -> str:
+    """TEXT with its HTML character references decoded, once: "d&#8217;Essaouira" ->
+    "d’Essaouira", "&amp;amp;" -> "&amp;". An unknown name ("&foo;") stays as written."""
+    if "&" not in text:
+        return text
+    return _REFERENCE.sub(lambda match: unescape(match.group()), text)
+
+
 def html_to_text(html: str) -> str:
-    """Paragraphs of an HTML fragment as plain text (one line each), before ``clean_text``."""
+    """Paragraphs of an HTML fragment as plain text (one line each), before ``clean_text``.
+
+    A fragment without tags is text with character references (a feed's plain summary,
+    "&quot;Klasse&quot;"): they are decoded and its lines kept. When decoding reveals markup
+    ("&lt;p&gt;…&lt;/p&gt;": feeds often escape their HTML twice), that markup is read too.
+    """
     if not html or not html.strip():
         return ""
-    if "<" not in html:
-        return html  # already text (feedparser unescapes plain-text summaries)
+    if not _TAG.search(html):
+        text = unescape_entities(html)
+        if not (_OPENING_TAG.match(text) or _CLOSING_TAG.search(text)):
+            return text
+        html = text
     try:
         root = lxml.html.fragment_fromstring(html, create_parent="div")
     except (etree.ParserError, ValueError):
@@ -397,6 +439,12 @@ def html_to_text(html: str) -> str:
     walk(root)
     flush()
     return "\n".join(lines)
+
+
+def html_to_line(html: str) -> str:
+    """A title, a name or a category from a feed or an import: tags out, character references
+    decoded (see :func:`html_to_text`), one line, French typography kept."""
+    return normalise_line(html_to_text(html).replace("\n", " "))
 
 
 ALLOWED_TAGS = {

@@ -4,6 +4,11 @@
 could still be recovered comes back with those entries and a ``warning``; something that is
 not a feed at all (an HTML page, garbage) is an :class:`InputError`. Links are returned as the
 feed gives them (made absolute); canonicalising them is the store's business.
+
+Every text field is read as HTML, whatever type feedparser guessed for it: RSS says nothing,
+and feeds escape their titles and summaries once or twice ("L&#8217;économie", "&lt;p&gt;").
+Character references are decoded once and escaped markup is stripped (see
+:func:`~newsletter.collect.clean.html_to_text`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from urllib.parse import urljoin
 import feedparser
 
 from newsletter.collect.article import CollectedArticle
-from newsletter.collect.clean import clean_text, html_to_text
+from newsletter.collect.clean import clean_text, html_to_line, html_to_text
 from newsletter.errors import InputError
 from newsletter.words import count_words
 
@@ -72,7 +77,7 @@ def parse_feed(data: bytes, url: str = "", *, label: str = "") -> ParsedFeed:
     if skipped:
         warnings.append(f"{skipped} entries without title, link or text were skipped")
     return ParsedFeed(
-        title=_plain(feed.get("title", "")),
+        title=html_to_line(feed.get("title", "")),
         language=feed_language,
         entries=entries,
         warning="; ".join(warnings),
@@ -118,7 +123,7 @@ def _entry_article(entry: Any, base_url: str, feed_language: str) -> CollectedAr
         key=len,
         default="",
     )
-    title = _plain(entry.get("title", ""))
+    title = html_to_line(entry.get("title", ""))
     teaser = clean_text(html_to_text(summary_html), title)
     body = clean_text(html_to_text(content_html), title) if content_html else ""
     if body and count_words(body) >= SUBSTANTIAL_RATIO * count_words(teaser):
@@ -142,12 +147,6 @@ def _entry_article(entry: Any, base_url: str, feed_language: str) -> CollectedAr
     )
 
 
-def _plain(value: str) -> str:
-    """A title or name: tags out, whitespace collapsed, typography kept."""
-    text = html_to_text(value) if "<" in value else value
-    return re.sub(r"[ \t\r\n]+", " ", text).strip()
-
-
 def _title_from(text: str, words: int = 12) -> str:
     first = text.split("\n", 1)[0].split()
     if not first:
@@ -155,13 +154,20 @@ def _title_from(text: str, words: int = 12) -> str:
     return " ".join(first[:words]) + ("…" if len(first) > words else "")
 
 
+_MAIL_AND_NAME = re.compile(r"^\S+@\S+\s*\((.+)\)$")
+
+
 def _author(entry: Any) -> str:
+    # RSS <author> is "mail@example.com (Name)": keep the name. Read from the element itself,
+    # as feedparser splits it wrong when the domain ends in more than four letters (".media").
+    rss_author = _MAIL_AND_NAME.match((entry.get("author") or "").strip())
+    if rss_author:
+        return html_to_line(rss_author.group(1))
     names = [a.get("name", "").strip() for a in entry.get("authors", []) if a.get("name")]
     if not names and entry.get("author"):
         names = [entry["author"].strip()]
-    # RSS <author> is "mail@example.com (Name)"; keep the name
-    names = [re.sub(r"^\S+@\S+\s*\((.+)\)$", r"\1", n) for n in names]
-    return ", ".join(dict.fromkeys(_plain(n) for n in names if n))
+    names = [_MAIL_AND_NAME.sub(r"\1", n) for n in names]
+    return ", ".join(dict.fromkeys(html_to_line(n) for n in names if n))
 
 
 def _published(entry: Any) -> datetime | None:
@@ -188,5 +194,5 @@ def _entry_language(entry: Any, feed_language: str) -> str:
 
 
 def _categories(entry: Any) -> list[str]:
-    terms = (_plain(t.get("term") or t.get("label") or "") for t in entry.get("tags", []))
+    terms = (html_to_line(t.get("term") or t.get("label") or "") for t in entry.get("tags", []))
     return list(dict.fromkeys(t for t in terms if t))

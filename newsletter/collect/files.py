@@ -6,7 +6,8 @@ Supported formats, chosen by extension:
 - ``.html`` / ``.htm``: a saved article page (extracted like a fetched one);
 - ``.json``: a list of articles, or ``{"articles": [...]}``; each one an object with ``title``
   and ``text`` (required) and ``url``, ``guid``, ``author``, ``published`` (ISO 8601),
-  ``language``, ``tags`` or ``categories`` (optional);
+  ``language``, ``tags`` or ``categories`` (optional); title, text, author and tags may be HTML
+  (WordPress's "rendered" fields), their character references decoded once;
 - ``.xml`` / ``.rss`` / ``.atom``: an RSS or Atom feed.
 
 A file that cannot be used at all is an :class:`InputError`. In a JSON list an invalid item is
@@ -17,6 +18,7 @@ a malformed feed whose entries were recovered reports its problem there too.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from newsletter.collect.article import CollectedArticle
-from newsletter.collect.clean import clean_text, html_to_text, normalise_line
+from newsletter.collect.clean import (
+    clean_text,
+    html_to_line,
+    html_to_text,
+    normalise_line,
+    unescape_entities,
+)
 from newsletter.collect.feeds import parse_feed, primary_language
 from newsletter.collect.pages import extract_article
 from newsletter.errors import InputError
@@ -37,6 +45,10 @@ SUPPORTED = TEXT_SUFFIXES + HTML_SUFFIXES + JSON_SUFFIXES + FEED_SUFFIXES
 FORMATS = (
     ".txt (title line, blank line, body), .html/.htm (article page), "
     ".json (list of articles), .xml/.rss/.atom (feed)"
+)
+# HTML that marks its paragraphs: without it, a JSON text's lines are its paragraphs.
+_PARAGRAPH_MARKUP = re.compile(
+    r"<(?:br|p|div|li|h[1-6]|blockquote|figure|section|article|tr)\b[^<>]*>", re.IGNORECASE
 )
 
 
@@ -103,8 +115,9 @@ def _read_text(path: Path, text: str) -> CollectedArticle:
     start = next((i for i, line in enumerate(lines) if line.strip()), None)
     if start is None:
         raise InputError(f"{path}: empty file (expected {FORMATS})")
-    title = normalise_line(lines[start])
-    body = clean_text("\n".join(lines[start + 1 :]), title)
+    # a text copied from a page may keep its character references ("d&#8217;Essaouira")
+    title = normalise_line(unescape_entities(lines[start]))
+    body = clean_text(unescape_entities("\n".join(lines[start + 1 :])), title)
     if not body:
         raise InputError(
             f"{path}: no body text after the title line (expected the title, a blank line, "
@@ -147,11 +160,11 @@ def _json_article(item: Any) -> CollectedArticle:
     for key in ("url", "guid", "author", "language", "published"):
         if item.get(key) is not None and not isinstance(item[key], str):
             raise ValueError(f'"{key}" must be a string')
-    title = normalise_line(item["title"])
-    raw = item["text"]
-    if "</p>" in raw or "<br" in raw:
-        raw = html_to_text(raw)
-    text = clean_text(raw, title)
+    # Title, text and author may be HTML (WordPress's "rendered" fields): "d&#8217;Essaouira".
+    title = html_to_line(item["title"])
+    text = clean_text(_json_text(item["text"]), title)
+    if not title:
+        raise ValueError('"title" holds nothing but markup')
     if not text:
         raise ValueError('"text" holds nothing but page boilerplate')
     return CollectedArticle(
@@ -159,11 +172,19 @@ def _json_article(item: Any) -> CollectedArticle:
         text=text,
         url=(item.get("url") or "").strip(),
         guid=(item.get("guid") or "").strip(),
-        author=(item.get("author") or "").strip(),
+        author=html_to_line(item.get("author") or ""),
         published=_published(item.get("published")),
         language=primary_language(item.get("language") or ""),
         categories=_categories(item),
     )
+
+
+def _json_text(raw: str) -> str:
+    """The paragraphs of a JSON article's text, one a line: HTML with paragraph markup is read
+    as a page fragment; otherwise each line is a paragraph, its tags and references read."""
+    if _PARAGRAPH_MARKUP.search(raw):
+        return html_to_text(raw)
+    return "\n".join(html_to_text(line) for line in raw.split("\n"))
 
 
 def _published(value: str | None) -> datetime | None:
@@ -186,4 +207,5 @@ def _categories(item: dict[str, Any]) -> list[str]:
         value = value.split(",")
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError('"tags" must be a list of strings or a comma-separated string')
-    return list(dict.fromkeys(v.strip() for v in value if v.strip()))
+    names = (html_to_line(v) for v in value)
+    return list(dict.fromkeys(name for name in names if name))

@@ -2,7 +2,12 @@
 
 A keyword matches whole words only, accent- and case-insensitively, through lemmas
 ("élection" finds "Élections", not "sélection"; "art" finds "arts", not "article"); a phrase
-("Banque centrale", "coupe du monde") matches as consecutive words. Arabic keywords match
+("Banque centrale", "coupe du monde") matches as consecutive words. A keyword's own lemma is used
+only when it is the same word with another ending ("élections" -> "élection"), never when the
+lemmatiser turns it into another word ("Gaza" -> "gazer", "été" -> "être"). A keyword written in
+capitals ("AI", "BCE", "ONU") is an acronym: it matches that word in capitals only, so "AI" does
+not find "j'ai" nor, through the lemma "avoir", every "a"; a word in capitals among words in
+capitals ("J'AI VU") is a shouted headline, not an acronym. Arabic keywords match
 through the spelling variants and proclitics of :mod:`newsletter.enrich.text` ("انتخابات"
 finds "والانتخابات"). A feed category listed in a rule's ``categories`` gives its tag with
 origin ``"feed"``, which wins over ``"rule"`` when both give the same tag.
@@ -14,6 +19,7 @@ paragraph would tag half the paper "economie". This is also what ``min_hits`` co
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -29,7 +35,10 @@ from newsletter.enrich.text import (
 )
 
 ARABIC_ARTICLE = "\u0627\u0644"  # al-
+ACRONYM = "\x00"  # prefix of acronym keys: no folded word starts with it
 LEAD_WORDS = 150  # about the first two or three paragraphs of a news article
+_MIN_SHARED = 3  # letters a keyword shares with its lemma for both to be one word
+_SHOUT_WINDOW = 3  # words either side searched for one in lower case
 
 FEED = "feed"
 RULE = "rule"
@@ -42,14 +51,57 @@ class _Keyword:
 
 
 def keyword_keys(word: str, language: str = "") -> frozenset[str]:
-    """The folded forms a keyword word stands for: itself and its lemma (and, in Arabic,
-    without the article). A text word matches when its :func:`match_keys` share one."""
-    keys = {fold(word), fold(lemma(word, language))}
+    """The forms a keyword word stands for: itself folded, its lemma when that is the same word
+    (:func:`_same_word`), and in Arabic itself without the article; or, for an acronym, only
+    itself in capitals (:func:`acronym_key`). A text word matches when its keys share one."""
+    if is_acronym(word):
+        return frozenset([acronym_key(word)])
+    keys = {fold(word)}
     if is_arabic(word):
         # A keyword is written in its base form, perhaps with the article ("المغرب"): only
         # the article is dropped, never a letter that may be the word's own (كتاب).
         keys |= {key[2:] for key in keys if key.startswith(ARABIC_ARTICLE) and len(key) > 4}
+    word_lemma = fold(lemma(word, language))
+    if any(_same_word(key, word_lemma) for key in keys):
+        keys.add(word_lemma)
     return frozenset(keys)
+
+
+def is_acronym(word: str) -> bool:
+    """Written in capitals: "AI", "BCE", "G7" (Arabic has no case, so never)."""
+    return word.isupper()
+
+
+def acronym_key(word: str) -> str:
+    """The key of a word in capitals, apart from every folded key: accents dropped, case kept."""
+    decomposed = unicodedata.normalize("NFKD", word)
+    return ACRONYM + "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _same_word(word: str, word_lemma: str) -> bool:
+    """Whether WORD_LEMMA (folded, like WORD) is WORD with another ending, as a plural or a
+    conjugation is: no longer than WORD and sharing all but its last two letters, and at least
+    three ("travaux"/"travail", "women"/"woman"). A lemma longer than its word or with another
+    stem is another word the lemmatiser guessed ("ai" -> "avoir", "data" -> "dater"). A keyword
+    in an irregular plural ("yeux", "الأحزاب") so keeps only its own form: keywords are best
+    written in their base form, to which the text's words are lemmatised ("حزب")."""
+    stem = word_lemma[: max(_MIN_SHARED, len(word_lemma) - 2)]
+    return len(stem) >= _MIN_SHARED and len(word_lemma) <= len(word) and word.startswith(stem)
+
+
+def _text_keys(tokens: Sequence[str], language: str) -> list[frozenset[str]]:
+    """The keys of each token of one title or lead: :func:`match_keys`, plus the acronym key of
+    a word in capitals, unless it stands among words in capitals with none in lower case near
+    it: a headline in capitals ("J'AI VU") tells no acronym from a word."""
+    keys = [match_keys(t, language) for t in tokens]
+    for i, token in enumerate(tokens):
+        if is_acronym(token):
+            near = tokens[max(i - _SHOUT_WINDOW, 0) : i] + tokens[i + 1 : i + _SHOUT_WINDOW + 1]
+            words = [t for t in near if len(t) > 1 and not t[0].isdigit()]
+            if all(t.isupper() for t in words) and any(t.isupper() for t in words):
+                continue
+            keys[i] = keys[i] | {acronym_key(token)}
+    return keys
 
 
 class Tagger:
@@ -91,8 +143,8 @@ class Tagger:
             return {}
         body = text if self.lead_words is None else lead(text, self.lead_words)
         # The empty set between title and body keeps a phrase from spanning the two.
-        keys = [match_keys(t, language) for t in tokenize(title)] + [frozenset()]
-        keys += [match_keys(t, language) for t in tokenize(body)]
+        keys = _text_keys(tokenize(title), language) + [frozenset()]
+        keys += _text_keys(tokenize(body), language)
         counted: set[tuple[int, int]] = set()  # (rule, position)
         for position, token_keys in enumerate(keys):
             for key in token_keys:
