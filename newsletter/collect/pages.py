@@ -2,18 +2,25 @@
 
 trafilatura finds the body, title, author and day of publication; the page's own metadata
 (``article:published_time``, JSON-LD ``datePublished``, ``<html lang>``) gives the exact time and
-the declared language; :func:`clean_text` removes what trafilatura lets through.
+the declared language; :func:`clean_text` removes what trafilatura lets through. Titles lose the
+site name pages add to them; author lists lose the publisher and credit words ("Par", "Autor").
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
 import re
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Iterable
+from datetime import UTC, datetime, time, timedelta, tzinfo
+from functools import lru_cache
+from html import unescape
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import trafilatura
+from babel.core import get_global
 from lxml import etree
 
 from newsletter.collect.article import CollectedArticle
@@ -24,16 +31,22 @@ from newsletter.words import count_words
 
 MIN_WORDS = 20
 
-# Page metadata holding the publication time, most specific first.
-_DATE_XPATHS = (
-    '//meta[@property="article:published_time"]/@content',
-    '//meta[@property="og:article:published_time"]/@content',
-    '//meta[@name="article:published_time"]/@content',
-    '//meta[@itemprop="datePublished"]/@content',
-    '//meta[@name="pubdate" or @name="publishdate" or @name="date"]/@content',
-    '//meta[@name="DC.date.issued"]/@content',
-    '//*[@itemprop="datePublished"]/@datetime',
+# Page metadata naming the publication time, most trusted first (after JSON-LD datePublished).
+_PUBLISHED_XPATHS = (
+    '//meta[@property="article:published_time" or @property="og:article:published_time"'
+    ' or @name="article:published_time" or @property="article:published:time"]/@content',
+    '//*[@itemprop="datePublished"]/@content | //*[@itemprop="datePublished"]/@datetime',
+    '//meta[@name="pubdate" or @name="publishdate" or @name="date" or @name="DC.date.issued"'
+    ' or @name="parsely-pub-date" or @name="DC.date" or @name="DC.Date"'
+    ' or @name="dcterms.date"]/@content',
     "//time[@pubdate]/@datetime",
+    '(//time[contains(@class, "published")])[1]/@datetime',
+)
+# Times that may be an update or another item's: they only give the time of day of a bare day.
+_OTHER_XPATHS = (
+    "(//time[@datetime])[1]/@datetime",
+    '//meta[@property="article:modified_time" or @property="og:updated_time"'
+    ' or @name="last-modified"]/@content',
 )
 _LANG_XPATHS = (
     "/html/@lang",
@@ -58,12 +71,15 @@ def extract_article(html: str | bytes, url: str = "", *, label: str = "") -> Col
             f"{where}: not an HTML page (empty or unreadable)", code="not-html", url=where
         )
     declared_language = _page_language(tree)
-    published = _page_date(tree)
     headlines = [
         " ".join(str(h).split())
         for h in tree.xpath(
             '//meta[@property="og:title" or @name="twitter:title"]/@content | (//h1)[1]//text()'
         )
+    ]
+    headlines.append(str(tree.xpath("normalize-space((//h1)[1])")))
+    headlines += [
+        _json_text(data.get("headline")) for data in _json_ld(tree) if data.get("headline")
     ]
     site_names = [str(v) for v in tree.xpath('//meta[@property="og:site_name"]/@content')]
     source_text = "\n".join(
@@ -85,7 +101,8 @@ def extract_article(html: str | bytes, url: str = "", *, label: str = "") -> Col
         raise NoArticleError(
             f"{where}: no article text found on the page", code="no-article", url=where
         )
-    site_names += [document.sitename or "", document.hostname or "", urlsplit(url).hostname or ""]
+    page_url = url or document.url or ""
+    site_names += [document.sitename or "", document.hostname or "", page_url]
     title = site_free_title((document.title or "").strip(), headlines, site_names)
     title = restore_nonbreaking_spaces(title, source_text)
     text = restore_nonbreaking_spaces(document.text or "", source_text)
@@ -93,64 +110,365 @@ def extract_article(html: str | bytes, url: str = "", *, label: str = "") -> Col
     if count_words(text) < MIN_WORDS:
         raise NoArticleError(
             f"{where}: no article text found on the page "
-            f"(fewer than {MIN_WORDS} words: a home page, a paywall or a page built by JavaScript?)",
+            f"(fewer than {MIN_WORDS} words: a home page, a paywall or a page built by "
+            "JavaScript?)",
             code="article-too-short", url=where, words=MIN_WORDS,
         )
     return CollectedArticle(
         title=title or _first_words(text),
         text=text,
         url=url or (document.url or ""),
-        author=_author(document.author or ""),
-        published=_choose_date(published, document.date or ""),
+        author=_authors(document.author or "", tree, site_names, source_text),
+        published=_published(tree, page_url, document.date or ""),
         language=declared_language,
         categories=[c for c in (document.categories or []) if c],
         teaser=(document.description or "").strip(),
     )
 
 
-_TITLE_PARTS = re.compile(r"\s+(?:[|–—•·»]|-|::)\s+")
+# --- titles ------------------------------------------------------------------------------
+
+# What separates a headline from the site name added to it: spaced dashes, bullets and stars,
+# bars, and the bars and colons of Japanese and Korean sites, which take no spaces. Not "»",
+# which closes French quotes, nor an ASCII colon, which ends a kicker ("Ukraine : …").
+_TITLE_SEPARATOR = re.compile(r"\s+(?:[–—•·*~/－―]|-|::)(?=\s)|\s*[|｜：ㅣ│¦]")
+# Where a headline found elsewhere on the page may end: also at an unspaced dash after a quote.
+_HEADLINE_END = re.compile(r"(?:\s*(?:[|｜：ㅣ│¦]|::|(?<!\w)[-–—•·*~/－―]|[-–—•·*~/－―](?!\w)))+")
 _DATE_PART = re.compile(r"[\d./ -]{6,}")
+_NEWS_SECTION = re.compile(r"(?:\w+ ){1,2}News")  # "Bhopal News", "CBC News"
 
 
 def site_free_title(title: str, headlines: list[str], site_names: list[str]) -> str:
     """TITLE without the site name pages add to it ("Titre - Le Site", "Titre | DW | 23.05.2011").
 
-    A prefix of TITLE equal to one of the page's HEADLINES (og:title, the first h1) wins;
-    otherwise trailing parts that name the site (SITE_NAMES: og:site_name, host) or are dates go.
+    A prefix of TITLE equal to one of the page's HEADLINES (og:title, h1, JSON-LD headline)
+    wins; otherwise trailing parts go while they name the site (SITE_NAMES: og:site_name, hosts,
+    URLs, possibly with a separator of their own), are dates, or name a news section.
     """
-    parts = _TITLE_PARTS.split(title)
-    if len(parts) < 2:
-        return title
-    separators = _TITLE_PARTS.findall(title)
     wanted = {_site_key(h) for h in headlines if h}
-    for end in range(len(parts) - 1, 0, -1):
-        prefix = _join(parts[:end], separators)
-        if _site_key(prefix) in wanted:
+    sites = _site_keys(site_names)
+    while True:
+        prefix = _headline_prefix(title, wanted, sites)
+        if prefix:
             return prefix
+        shorter = _without_site_part(title, sites)
+        if shorter == title:
+            return title
+        title = shorter
+
+
+def _headline_prefix(title: str, wanted: set[str], sites: set[str]) -> str:
+    """The longest start of TITLE that is a headline, ending where a separator begins."""
+    for end in reversed(list(_HEADLINE_END.finditer(title))):
+        prefix, rest = title[: end.start()].rstrip(), _site_key(title[end.start() :])
+        if not (rest and _site_key(prefix) in wanted):
+            continue
+        # what goes must look like a site's suffix, not a headline after a kicker of the h1
+        # ("Ukraine | …"): shorter than the headline, in parts, or naming the site
+        if (
+            len(rest) < len(_site_key(prefix))
+            or _TITLE_SEPARATOR.search(title[end.end() :])
+            or sites & set(rest.split())
+        ):
+            return prefix
+    return ""
+
+
+def _without_site_part(title: str, sites: set[str]) -> str:
+    """TITLE without its last part if that part names the site, a date or a news section."""
+    for separator in reversed(list(_TITLE_SEPARATOR.finditer(title))):
+        head, tail = title[: separator.start()].rstrip(), title[separator.end() :].strip()
+        if not _site_key(head):
+            break
+        words = _site_key(tail).split()
+        if (
+            "".join(words) in sites
+            or (len(words) == 2 and words[0] in sites)  # "CBC News", "Le Monde Afrique"
+            or _DATE_PART.fullmatch(tail)
+            or _NEWS_SECTION.fullmatch(tail)
+        ):
+            return head
+    return title
+
+
+def _site_keys(site_names: list[str]) -> set[str]:
     sites = set()
     for name in site_names:
+        if "://" in name:
+            name = urlsplit(name).hostname or ""
         key = _site_key(name)
         if key:
             sites.add(key.replace(" ", ""))
-            if "." in name:  # a host: "golem.de" also names the site "golem"
+            if "." in name and " " not in name.strip():  # a host: "golem.de" also names "golem"
                 sites.add(key.rsplit(" ", 1)[0].replace(" ", ""))
-    while len(parts) > 1:
-        last = _site_key(parts[-1]).replace(" ", "")
-        if not (_DATE_PART.fullmatch(parts[-1]) or last in sites):
-            break
-        parts.pop()
-    return _join(parts, separators)
-
-
-def _join(parts: list[str], separators: list[str]) -> str:
-    out = parts[0]
-    for part, separator in zip(parts[1:], separators):
-        out += separator + part
-    return out
+    return sites
 
 
 def _site_key(text: str) -> str:
     return re.sub(r"[\W_]+", " ", text.casefold().replace("www.", "")).strip()
+
+
+# --- dates -------------------------------------------------------------------------------
+
+
+class _Stamp(NamedTuple):
+    """A time found on the page: naive when the page gave no zone; a bare day unless TIMED."""
+
+    moment: datetime
+    timed: bool
+
+
+def _published(tree: Any, url: str, day: str) -> datetime | None:
+    """When the article was published, in UTC; DAY is trafilatura's guess (YYYY-MM-DD).
+
+    The page's publication metadata wins, with a time of day before a bare day; trafilatura's
+    day, often read from the text or the URL, is the fallback. A bare day takes its time from
+    another stamp of that same day (an update, the page's first ``<time>``), else 00:00 UTC.
+    A time without zone is read in the zone of another stamp with the same clock time, else in
+    the site's country (:func:`_site_zone`), else in UTC.
+    """
+    articles = _json_ld(tree)
+    published = _stamps(tree, [d.get("datePublished") for d in articles], _PUBLISHED_XPATHS)
+    others = _stamps(tree, [d.get("dateModified") for d in articles], _OTHER_XPATHS)
+    found = next((s for s in published if s.timed), None)
+    if found is None:
+        bare = published[0] if published else _parse_stamp(day[:10])
+        if bare is None:
+            return None
+        same_day = (s for s in others if s.timed and s.moment.date() == bare.moment.date())
+        found = next(same_day, None)
+        if found is None:
+            return datetime.combine(bare.moment.date(), time(), UTC)
+    moment = found.moment
+    if moment.tzinfo is None:
+        same_clock = (
+            s.moment.tzinfo
+            for s in published + others
+            if s.moment.tzinfo and abs(s.moment.replace(tzinfo=None) - moment) < _MINUTE
+        )
+        zone = next(same_clock, None) or _site_zone(tree, url, moment) or UTC
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)
+
+
+def _stamps(tree: Any, json_values: list[Any], xpaths: tuple[str, ...]) -> list[_Stamp]:
+    values = [_json_text(v) for v in json_values]
+    values += [str(v) for xpath in xpaths for v in tree.xpath(xpath)]
+    return [stamp for stamp in map(_parse_stamp, values) if stamp]
+
+
+_MINUTE = timedelta(minutes=1)
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}")
+_MONTH = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.I)
+# Zone names Python's RFC 2822 parser does not know, for Java's "Fri Apr 28 19:20:36 CEST 2023"
+_ZONE_NAMES = {
+    "WET": "+0000", "WEST": "+0100", "BST": "+0100", "CET": "+0100", "CEST": "+0200",
+    "EET": "+0200", "EEST": "+0300", "MSK": "+0300", "JST": "+0900", "KST": "+0900",
+}
+_ZONE_NAME = re.compile(rf"\b(?:{'|'.join(_ZONE_NAMES)})\b")
+
+
+def _parse_stamp(value: str) -> _Stamp | None:
+    value = value.strip()
+    if _ISO_DAY.match(value):
+        timed = bool(_ISO_TIME.match(value))
+        iso = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", value.replace("Z", "+00:00"))
+        try:
+            return _Stamp(datetime.fromisoformat(iso), timed)
+        except ValueError:
+            try:
+                return _Stamp(datetime.fromisoformat(value[:10]), False)
+            except ValueError:
+                return None
+    # RFC 2822 ("Fri, 28 Apr 2023 17:20:36 GMT") and Java's Date.toString(), as some JSON-LD has
+    if not (_MONTH.search(value) and re.search(r"\d{1,2}:\d{2}", value)):
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(
+            _ZONE_NAME.sub(lambda m: _ZONE_NAMES[m[0]], value)
+        )
+    except (TypeError, ValueError, IndexError):
+        return None
+    return _Stamp(moment, True)
+
+
+def parse_datetime(value: str, zone: tzinfo = UTC) -> datetime | None:
+    """An ISO 8601 (or RFC 2822) date or time as an aware datetime; naive ones are in ZONE."""
+    stamp = _parse_stamp(value)
+    if stamp is None:
+        return None
+    moment = stamp.moment
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+# Country codes sold as generic names (.io, .tv, .co): they say nothing of where a site is.
+_GENERIC_TLDS = {"ac", "ai", "cc", "co", "fm", "gg", "io", "ly", "me", "nu", "sh", "to", "tv", "ws"}
+
+
+def _site_zone(tree: Any, url: str, moment: datetime) -> tzinfo | None:
+    """The zone of the site's country at MOMENT, if the country has one then.
+
+    The country is the host's country-code domain (.de, .co.uk), else the region of the
+    declared language (``de-DE``, ``og:locale`` ``en_GB``); a country whose zones disagree
+    at that moment (the United States, Spain with the Canaries) has none.
+    """
+    host = urlsplit(url).hostname or ""
+    countries = [host.rsplit(".", 1)[-1]] if "." in host else []
+    countries = [c for c in countries if len(c) == 2 and c not in _GENERIC_TLDS]
+    for value in tree.xpath('/html/@lang | //meta[@property="og:locale"]/@content'):
+        region = re.fullmatch(r"[a-z]{2,3}[-_]([a-z]{2})", str(value).strip(), re.I)
+        if region:
+            countries.append(region[1])
+    for country in countries:
+        zones = _country_zones({"uk": "GB"}.get(country.lower(), country.upper()))
+        if zones:  # the first country known ("eu" is none), even if it has no single zone
+            offsets = {moment.replace(tzinfo=zone).utcoffset() for zone in zones}
+            return zones[0] if len(offsets) == 1 else None
+    return None
+
+
+@lru_cache(maxsize=64)
+def _country_zones(country: str) -> tuple[ZoneInfo, ...]:
+    zones = []
+    for name in get_global("territory_zones").get(country, ()):
+        try:
+            zones.append(ZoneInfo(name))
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return tuple(zones)
+
+
+# --- authors -----------------------------------------------------------------------------
+
+# Credit words before a name: "Par", "Autor", "Un documentaire de", "Written by".
+_CREDIT = re.compile(
+    r"^(?:(?:un|une|a|an|ein|eine)\s+\w+\s+(?:de|d['’]|by|von)\s*"
+    r"|(?:written\s+by|par|by|door|por|auteure?|autor(?:in|a)?|author)\s*:?\s+"
+    r"|texte?\s*:\s*)",
+    re.IGNORECASE,
+)
+
+
+def _authors(found: str, tree: Any, site_names: list[str], page_text: str) -> str:
+    """trafilatura's authors (FOUND, ";"-separated) without credit words, spelt as on the page.
+
+    Organisations go when someone else is credited too: the publisher (JSON-LD ``publisher``
+    and its parent, ``<meta name=publisher>``, the copyright holder, the site's names) and,
+    when the JSON-LD names its authors as Persons, any other name the author meta tags give
+    (a group, "Condé Nast", "Prisma Média"; a role, "Journalist"). Agencies credited next to
+    people stay (dpa, Deutsche Presse-Agentur).
+    """
+    credits = _page_credits(tree)
+    names: dict[str, str] = {}
+    for name in found.split(";"):
+        name = _CREDIT.sub("", name.strip()).strip()
+        if name:
+            name = _as_written(name, [*credits.written, page_text])
+            names.setdefault(_site_key(name).replace(" ", ""), name)
+    publishers = credits.publishers | _site_keys(site_names)
+    people = []
+    for key, name in names.items():
+        words = _site_key(name).split()
+        if not (
+            _names_publisher(words, publishers)
+            or f" {' '.join(words)} " in f" {credits.copyright} "
+            or (credits.persons and key not in credits.listed and _tagged(key, credits.tagged))
+        ):
+            people.append(name)
+    return ", ".join(people or names.values())
+
+
+# What may follow a publisher's name in a credit: "Heise Online", "… Zeitung GmbH", "….com"
+_ORGANISATION_WORDS = {
+    "ag", "co", "com", "de", "digital", "fr", "gmbh", "group", "groupe", "gruppe", "http",
+    "https", "inc", "kg", "llc", "ltd", "media", "médias", "news", "online", "plc", "sa", "sas",
+    "verlag",
+}
+
+
+def _names_publisher(words: list[str], publishers: set[str]) -> bool:
+    """Whether the credit WORDS (keys) name one of the PUBLISHERS (keys without spaces)."""
+    words = words[1:] if words[:1] == ["www"] else words
+    return any(
+        "".join(words[:n]) in publishers and set(words[n:]) <= _ORGANISATION_WORDS
+        for n in range(1, len(words) + 1)
+    )
+
+
+class _Credits(NamedTuple):
+    """What the page says of its authors and publisher; names as keys without spaces."""
+
+    written: list[str]  # author names as the page writes them (meta tags, JSON-LD)
+    publishers: set[str]
+    copyright: str  # the copyright notice, as a key
+    listed: set[str]  # the JSON-LD authors
+    persons: bool  # whether some JSON-LD author is of type Person
+    tagged: set[str]  # the names in author meta tags
+
+
+_AUTHOR_TAGS = (
+    '//meta[@name="author" or @property="article:author" or @name="article:author"'
+    ' or @property="og:article:author"]/@content'
+)
+_NAMES_SEPARATOR = re.compile(r"\s*(?:[,;/|&]|\b(?:and|und|et)\b)\s*", re.IGNORECASE)
+
+
+def _page_credits(tree: Any) -> _Credits:
+    tagged = [str(v) for v in tree.xpath(_AUTHOR_TAGS)]
+    publishers = [str(v) for v in tree.xpath('//meta[@name="publisher"]/@content')]
+    nodes = {item.get("@id"): item for item in _json_ld_items(tree) if "@id" in item}
+    written, listed, persons = list(tagged), [], False
+    for data in _json_ld(tree):
+        authors = _as_list(data.get("author"))
+        for author in [a for item in authors for a in _as_list(item)]:  # lists nest at times
+            name = _json_text(author.get("name") if isinstance(author, dict) else author)
+            written.append(name)
+            listed += _NAMES_SEPARATOR.split(name)
+            persons |= isinstance(author, dict) and "Person" in _as_list(author.get("@type"))
+        for role in ("publisher", "copyrightHolder", "sourceOrganization"):
+            for owner in _as_list(data.get(role)):
+                while isinstance(owner, dict):
+                    if "name" not in owner and isinstance(nodes.get(owner.get("@id")), dict):
+                        owner = nodes[owner.get("@id")]  # {"@id": "…#publisher"}, in @graph
+                    publishers.append(_json_text(owner.get("name")))
+                    owner = owner.get("parentOrganization")
+    notices = tree.xpath('//meta[@name="copyright"]/@content')
+    return _Credits(
+        written=[w for w in written if w],
+        publishers=_keys(publishers),
+        copyright=" ".join(_site_key(str(v)) for v in notices),
+        listed=_keys(listed),
+        persons=persons,
+        tagged=_keys(n for value in tagged for n in _NAMES_SEPARATOR.split(value)),
+    )
+
+
+def _tagged(key: str, tagged: set[str]) -> bool:
+    # trafilatura cuts "Associated Press in Valencia" to "Associated Press"
+    return any(value.startswith(key) for value in tagged)
+
+
+def _keys(names: Iterable[str]) -> set[str]:
+    return {_site_key(n).replace(" ", "") for n in names} - {""}
+
+
+def _as_written(name: str, sources: list[str]) -> str:
+    """NAME as the page writes it: trafilatura capitalises "dpa" and drops the dot of "ORF.at"."""
+    words = [re.escape(w) for w in re.split(r"[\s._+]+", name) if w]
+    if not words:
+        return name
+    pattern = re.compile(r"(?<!\w)" + r"[\s._+]+".join(words) + r"(?!\w)", re.IGNORECASE)
+    for text in sources:
+        for found in pattern.finditer(text):
+            written = " ".join(found[0].split())
+            # an initial's dot ("Miguel A. Herguedas") or a host's ("ORF.at"), not a user name
+            if not re.search(r"[_+]|\.(?!\s|[A-Za-z]{2,3}$)", written):
+                return written
+    return name
+
+
+# --- page metadata -----------------------------------------------------------------------
 
 
 def _page_language(tree: Any) -> str:
@@ -164,54 +482,26 @@ def _page_language(tree: Any) -> str:
             if language:
                 return language
     for data in _json_ld(tree):
-        language = primary_language(str(data.get("inLanguage") or ""))
+        language = primary_language(_json_text(data.get("inLanguage")))
         if language:
             return language
     return ""
 
 
-def _page_date(tree: Any) -> datetime | None:
-    for data in _json_ld(tree):
-        found = parse_datetime(str(data.get("datePublished") or ""))
-        if found:
-            return found
-    for xpath in _DATE_XPATHS:
-        for value in tree.xpath(xpath):
-            found = parse_datetime(str(value))
-            if found:
-                return found
-    return None
-
-
-def _choose_date(precise: datetime | None, day: str) -> datetime | None:
-    """The page's exact time when it agrees with trafilatura's day, else that day at 00:00 UTC."""
-    found_day = parse_datetime(day[:10]) if day else None
-    # compare calendar days where the page was published, before converting to UTC
-    if precise and (found_day is None or precise.date() == found_day.date()):
-        return precise.astimezone(UTC)
-    return found_day
-
-
-def parse_datetime(value: str) -> datetime | None:
-    """An ISO 8601 date or time as an aware datetime (naive ones are taken as UTC)."""
-    value = value.strip()
-    if not re.match(r"\d{4}-\d{2}-\d{2}", value):
-        return None
-    value = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", value.replace("Z", "+00:00"))
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        try:
-            moment = datetime.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment
-
-
 def _json_ld(tree: Any) -> list[dict[str, Any]]:
-    """The JSON-LD objects of the page that describe an article (flattened @graph)."""
+    """The JSON-LD objects of the page that describe an article."""
+    return [
+        item
+        for item in _json_ld_items(tree)
+        if any(
+            isinstance(k, str) and k.endswith(("Article", "Posting", "Report"))
+            for k in _as_list(item.get("@type"))
+        )
+    ]
+
+
+def _json_ld_items(tree: Any) -> list[dict[str, Any]]:
+    """The page's top-level JSON-LD objects, each @graph flattened."""
     found: list[dict[str, Any]] = []
     for script in tree.xpath('//script[@type="application/ld+json"]/text()'):
         try:
@@ -221,23 +511,21 @@ def _json_ld(tree: Any) -> list[dict[str, Any]]:
         stack = data if isinstance(data, list) else [data]
         while stack:
             item = stack.pop(0)
-            if not isinstance(item, dict):
-                continue
-            graph = item.get("@graph")
-            if isinstance(graph, list):
-                stack.extend(graph)
-            kind = item.get("@type")
-            kinds = kind if isinstance(kind, list) else [kind]
-            if any(
-                isinstance(k, str) and k.endswith(("Article", "Posting", "Report")) for k in kinds
-            ):
+            if isinstance(item, dict):
+                graph = item.get("@graph")
+                if isinstance(graph, list):
+                    stack.extend(graph)
                 found.append(item)
     return found
 
 
-def _author(value: str) -> str:
-    names = [n.strip() for n in value.split(";") if n.strip()]
-    return ", ".join(dict.fromkeys(names))
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _json_text(value: Any) -> str:
+    """A JSON-LD string value, HTML entities decoded ("&quot;", "&#8217;"); "" if not a string."""
+    return " ".join(unescape(value).split()) if isinstance(value, str) else ""
 
 
 def _first_words(text: str, words: int = 12) -> str:
