@@ -338,6 +338,8 @@ def collect_source(session: Session, config: Config, name: str) -> str:
     done = f"{state}; {len(enriched)} enriched, {summarized} summarized"
     if report.robots_refused:
         done += f"; {len(report.robots_refused)} page(s) not fetched (robots.txt): teasers kept"
+    if report.completed:
+        done += f"; {len(report.completed)} earlier teaser(s) completed from their page"
     log.info("%s: %s", name, done)
     for message in report.errors:
         log.warning("%s: %s", name, message)

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from sqlalchemy import func, select, update
 
 from newsletter.collect.http import Fetcher
-from newsletter.collect.run import Collector, collect
+from newsletter.collect.run import Collector, SourceReport, collect
 from newsletter.enrich.pending import enrich_pending
 from newsletter.store.db import Store
 from newsletter.store.models import Article, Source
@@ -315,6 +316,27 @@ def test_a_teaser_whose_page_failed_gets_its_page_at_a_later_collect(
         collect(session, config)
     assert (_fetches(http_server, "/2026/mediatheque"), _fetches(http_server, "/2026/halle")) == (2, 2)
     assert _count(store) == 2
+
+
+def test_the_daemon_and_the_command_say_when_teasers_got_their_page(
+    store: Store, http_server: LocalServer, make_config, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from newsletter.cli.articles import _print_reports
+    from newsletter.jobs import collect_source
+
+    state = {"status": 404}
+    page = http_server.route("/2026/mediatheque", _page_until(state, "Une médiathèque", PARAGRAPHS))
+    feed = _rss([("g-1", "Une médiathèque", page, "La commune a inauguré une médiathèque…")])
+    config = make_config(sources=[{"name": "ville", "url": http_server.route("/feed.xml", _conditional_feed(feed))}])
+    with store.session() as session:
+        collect(session, config)
+    state["status"] = 200
+    _stored_ago(store, timedelta(minutes=20))
+    with store.session() as session:
+        said = collect_source(session, config, "ville")
+    assert "not modified; 1 enriched, 1 summarized; 1 earlier teaser(s) completed from their page" in said
+    _print_reports([SourceReport("ville", completed=[Article()])], Console(width=200))
+    assert "ville: 1 teaser(s) of earlier collects completed from their page" in capsys.readouterr().out
 
 
 def test_a_page_that_never_comes_is_tried_a_bounded_number_of_times(

@@ -210,6 +210,9 @@ def _print_reports(reports: list, console: Console) -> int:
                 f"{r.name}: {len(r.robots_refused)} article page(s) not fetched, as the site's "
                 f"robots.txt asks (e.g. {r.robots_refused[0]}); kept the feed's teaser", err=True,
             )
+        if r.completed:
+            click.echo(f"{r.name}: {len(r.completed)} teaser(s) of earlier collects completed "
+                       "from their page, now available")
     return errors
 
 
