@@ -46,7 +46,8 @@ import trafilatura
 from babel.core import get_global
 
 from bench._report import data_path, write_section
-from newsletter.collect.pages import extract_article, parse_datetime
+from newsletter.collect.dates import parse_datetime
+from newsletter.collect.pages import extract_article
 from newsletter.errors import NoArticleError
 
 

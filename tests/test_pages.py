@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import trafilatura
 
-from newsletter.collect.pages import extract_article, parse_datetime, site_free_title
+from newsletter.collect.dates import parse_datetime
+from newsletter.collect.pages import extract_article, site_free_title
 from newsletter.errors import NoArticleError
 
 from .support import eval_data
