@@ -506,3 +506,34 @@ def test_a_teaser_whose_link_leads_to_a_stored_page_is_known(
         reports = {r.name: r for r in collect(session, config)}
     assert (reports["agence"].new, reports["agence"].known, reports["agence"].errors) == (0, 1, [])
     assert _count(store) == 1
+
+
+def test_a_page_is_known_by_the_address_it_declares_as_its_own(
+    store: Store, http_server: LocalServer, make_config
+) -> None:
+    """The same article under two addresses (an AMP copy, a section path): its canonical link
+    names one address, and the article is stored once, under it."""
+    canonical = http_server.url("/2026/mediatheque")
+    views = iter(range(1000, 2000))
+
+    def article_at(path: str):  # type: ignore[no-untyped-def]
+        def answer(request: Request) -> Reply:  # never the same text twice: a view counter
+            counter = f"Cet article a été lu {next(views)} fois depuis sa publication ce matin."
+            head = f'<link rel="canonical" href="{canonical}">'
+            body = _page("Une médiathèque", [*PARAGRAPHS, counter]).replace(
+                b"</head>", head.encode() + b"</head>")
+            return Reply(body=body)
+        return http_server.route(path, answer)
+
+    amp = article_at("/amp/2026/mediatheque")
+    article_at("/2026/mediatheque")
+    feed = _rss([("g-1", "Une médiathèque au cœur de la ville", canonical, "La commune a inauguré…")])
+    config = make_config(sources=[
+        {"name": "amp", "kind": "page", "url": amp},
+        {"name": "agence", "url": http_server.route("/feed.xml", Reply(body=feed))},
+    ])
+    with store.session() as session:
+        reports = {r.name: r for r in collect(session, config)}
+        stored = session.scalars(select(Article)).one()
+        assert stored.canonical_url == canonical  # where readers are sent
+    assert (reports["amp"].new, reports["agence"].new, reports["agence"].known) == (1, 0, 1)

@@ -73,6 +73,7 @@ def test_extract_article_from_our_page() -> None:
     assert article.published == datetime(2025, 5, 29, 7, 30, tzinfo=UTC)
     assert article.language == "fr"
     assert article.url == "https://quotidien.example/economie/tanger-med?utm_source=x"
+    assert article.canonical_url == "https://quotidien.example/economie/tanger-med"
     assert article.text.split("\n\n") == PARAGRAPHS
     assert "Bouton retour" not in article.text and "pvp_cfg" not in article.text
 
@@ -525,3 +526,23 @@ def test_real_french_titles_and_authors(name: str, title: str | None, author: st
     assert article.author == author
     if title:
         assert article.title == title
+
+
+@pytest.mark.parametrize(
+    ("head", "url", "expected"),
+    [
+        ('<link rel="canonical" href="https://journal.example/eco/port">',
+         "https://journal.example/eco/port?CMP=rss", "https://journal.example/eco/port"),
+        ('<link rel="Canonical" href="/eco/port">', "https://journal.example/x/1",
+         "https://journal.example/eco/port"),  # relative, and rel in any case
+        ('<meta property="og:url" content="https://journal.example/eco/port">',
+         "https://journal.example/amp/1", "https://journal.example/eco/port"),
+        # the home page on every page: not this page's address
+        ('<link rel="canonical" href="https://journal.example/">', "https://journal.example/eco/port", ""),
+        ('<link rel="canonical" href="javascript:void(0)">', "https://journal.example/eco/port", ""),
+        ("", "https://journal.example/eco/port", ""),
+    ],
+)
+def test_the_address_a_page_declares_as_its_own(head: str, url: str, expected: str) -> None:
+    assert extract_article(dated_page(head), url).canonical_url == expected
+

@@ -18,6 +18,8 @@ class CollectedArticle:
     title: str
     text: str
     url: str = ""
+    # the address a page declares as its own (<link rel="canonical">), when it declares one
+    canonical_url: str = ""
     guid: str = ""
     author: str = ""
     published: datetime | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import trafilatura
 from lxml import etree
@@ -57,7 +57,9 @@ def extract_article(html: str | bytes, url: str = "", *, label: str = "") -> Col
     ]
     headlines.append(str(tree.xpath("normalize-space((//h1)[1])")))
     headlines += [
-        jsonld.text(data.get("headline")) for data in jsonld.article_items(tree) if data.get("headline")
+        jsonld.text(data.get("headline"))
+        for data in jsonld.article_items(tree)
+        if data.get("headline")
     ]
     site_names = [str(v) for v in tree.xpath('//meta[@property="og:site_name"]/@content')]
     source_text = "\n".join(
@@ -96,12 +98,32 @@ def extract_article(html: str | bytes, url: str = "", *, label: str = "") -> Col
         title=title or _first_words(text),
         text=text,
         url=url or (document.url or ""),
+        canonical_url=_declared_address(tree, page_url),
         author=_authors(document.author or "", tree, site_names, source_text),
         published=published(tree, page_url, document.date or ""),
         language=declared_language,
         categories=[c for c in (document.categories or []) if c],
         teaser=(document.description or "").strip(),
     )
+
+
+def _declared_address(tree: Any, page_url: str) -> str:
+    """The address the page gives as its own (``<link rel="canonical">``, else ``og:url``),
+    absolute; "" when it names none we can trust: not http(s), or the site's home page for a
+    page that is not (content systems that put their home page on every page)."""
+    found = tree.xpath(
+        '//link[contains(concat(" ", translate(@rel, "CANONICAL", "canonical"), " "),'
+        ' " canonical ")]/@href | //meta[@property="og:url"]/@content'
+    )
+    for value in found:
+        address = urljoin(page_url, str(value).strip())
+        parts = urlsplit(address)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            continue
+        if parts.path.strip("/") == "" and urlsplit(page_url).path.strip("/") != "":
+            continue
+        return address
+    return ""
 
 
 # --- titles ------------------------------------------------------------------------------

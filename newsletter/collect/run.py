@@ -305,6 +305,7 @@ class Collector:
 def _complete(entry: CollectedArticle, page: CollectedArticle) -> None:
     """ENTRY (a feed's teaser) with its text from its PAGE; the feed's title and link stay."""
     entry.text = page.text
+    entry.canonical_url = entry.canonical_url or page.canonical_url
     entry.author = entry.author or page.author
     entry.published = entry.published or page.published
     entry.language = entry.language or page.language

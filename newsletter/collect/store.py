@@ -116,12 +116,13 @@ def known_article(
 ) -> Article | None:
     """The stored article this item duplicates, if any (by canonical URL or GUID; no text needed).
 
-    For a fetched page, ITEM's url is its address after redirects: a feed link that leads to a
-    page already stored under its own address is found that way.
+    For a fetched page, ITEM's url is its address after redirects, and its canonical_url the
+    address it declares as its own: a feed link that leads to a page already stored under
+    either is found that way. An article is stored under its declared address when it has one.
     """
     conditions = []
-    if item.url:
-        conditions.append(Article.canonical_url == canonical_url(item.url))
+    for address in {item.url, item.canonical_url} - {""}:
+        conditions.append(Article.canonical_url == canonical_url(address))
     if item.guid and source is not None and source.id is not None:
         conditions.append((Article.source_id == source.id) & (Article.guid == item.guid))
     if not conditions:
@@ -138,7 +139,7 @@ def add_article(session: Session, source: Source | None, item: CollectedArticle)
         return None
     article = Article(
         source_id=source.id if source is not None else None,
-        canonical_url=canonical_url(item.url) if item.url else None,
+        canonical_url=canonical_url(item.canonical_url or item.url) if item.url else None,
         url=item.url,
         guid=item.guid or None,
         title=item.title.strip(),
