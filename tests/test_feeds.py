@@ -115,6 +115,23 @@ def test_entities_decoded_once_and_escaped_markup_stripped() -> None:
     assert second.text == "L’esperluette s’écrit &amp; en HTML."
 
 
+def test_an_aggregators_entry_loses_the_outlet_it_names_from_its_title() -> None:
+    """Google News ends each title with " - Outlet" and names the outlet in <source>."""
+    items = "".join(
+        f"<item><title>{title}</title><source url='{url}'>{name}</source>"
+        f"<link>https://news.example/{n}</link><description>Un texte court.</description></item>"
+        for n, (title, name, url) in enumerate([
+            ("Inondations : la Wallonie en alerte - RTBF", "RTBF", "https://www.rtbf.be"),
+            ("Le Real - Barcelone : 2-1", "L'Équipe", "https://www.lequipe.fr"),
+        ])
+    )
+    feed = parse_feed(f"<rss version='2.0'><channel>{items}</channel></rss>".encode(), "gnews")
+    assert [e.title for e in feed.entries] == [
+        "Inondations : la Wallonie en alerte",
+        "Le Real - Barcelone : 2-1",  # not the outlet: a score stays whole
+    ]
+
+
 def test_rss2_entry() -> None:
     feed = parse_feed(RSS2, "https://quotidien.example/feed")
     assert (feed.title, feed.language, feed.warning) == ("Le Quotidien", "fr", "")

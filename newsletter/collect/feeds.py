@@ -25,6 +25,7 @@ import feedparser
 
 from newsletter.collect.article import CollectedArticle
 from newsletter.collect.clean import clean_text, html_to_line, html_to_text
+from newsletter.collect.titles import site_free_title
 from newsletter.errors import InputError
 from newsletter.words import count_words
 
@@ -124,6 +125,10 @@ def _entry_article(entry: Any, base_url: str, feed_language: str) -> CollectedAr
         default="",
     )
     title = html_to_line(entry.get("title", ""))
+    origin = entry.get("source") or {}  # an aggregator's entry names the outlet (Google News)
+    if isinstance(origin, dict) and (origin.get("title") or origin.get("href")):
+        names = [html_to_line(origin.get("title") or ""), origin.get("href") or ""]
+        title = site_free_title(title, [], [n for n in names if n])
     teaser = clean_text(html_to_text(summary_html), title)
     body = clean_text(html_to_text(content_html), title) if content_html else ""
     if body and count_words(body) >= SUBSTANTIAL_RATIO * count_words(teaser):

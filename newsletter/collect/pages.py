@@ -21,6 +21,7 @@ from newsletter.collect.article import CollectedArticle
 from newsletter.collect.clean import clean_text, restore_nonbreaking_spaces
 from newsletter.collect.dates import published
 from newsletter.collect.feeds import primary_language
+from newsletter.collect.titles import site_free_title, site_key, site_keys
 from newsletter.errors import NoArticleError
 from newsletter.words import count_words
 
@@ -126,88 +127,6 @@ def _declared_address(tree: Any, page_url: str) -> str:
     return ""
 
 
-# --- titles ------------------------------------------------------------------------------
-
-# What separates a headline from the site name added to it: spaced dashes, bullets and stars,
-# bars, and the bars and colons of Japanese and Korean sites, which take no spaces. Not "»",
-# which closes French quotes, nor an ASCII colon, which ends a kicker ("Ukraine : …").
-_TITLE_SEPARATOR = re.compile(r"\s+(?:[–—•·*~/－―]|-|::)(?=\s)|\s*[|｜：ㅣ│¦]")
-# Where a headline found elsewhere on the page may end: also at an unspaced dash after a quote.
-_HEADLINE_END = re.compile(r"(?:\s*(?:[|｜：ㅣ│¦]|::|(?<!\w)[-–—•·*~/－―]|[-–—•·*~/－―](?!\w)))+")
-_DATE_PART = re.compile(r"[\d./ -]{6,}")
-_NEWS_SECTION = re.compile(r"(?:\w+ ){1,2}News")  # "Bhopal News", "CBC News"
-
-
-def site_free_title(title: str, headlines: list[str], site_names: list[str]) -> str:
-    """TITLE without the site name pages add to it ("Titre - Le Site", "Titre | DW | 23.05.2011").
-
-    A prefix of TITLE equal to one of the page's HEADLINES (og:title, h1, JSON-LD headline)
-    wins; otherwise trailing parts go while they name the site (SITE_NAMES: og:site_name, hosts,
-    URLs, possibly with a separator of their own), are dates, or name a news section.
-    """
-    wanted = {_site_key(h) for h in headlines if h}
-    sites = _site_keys(site_names)
-    while True:
-        prefix = _headline_prefix(title, wanted, sites)
-        if prefix:
-            return prefix
-        shorter = _without_site_part(title, sites)
-        if shorter == title:
-            return title
-        title = shorter
-
-
-def _headline_prefix(title: str, wanted: set[str], sites: set[str]) -> str:
-    """The longest start of TITLE that is a headline, ending where a separator begins."""
-    for end in reversed(list(_HEADLINE_END.finditer(title))):
-        prefix, rest = title[: end.start()].rstrip(), _site_key(title[end.start() :])
-        if not (rest and _site_key(prefix) in wanted):
-            continue
-        # what goes must look like a site's suffix, not a headline after a kicker of the h1
-        # ("Ukraine | …"): shorter than the headline, in parts, or naming the site
-        if (
-            len(rest) < len(_site_key(prefix))
-            or _TITLE_SEPARATOR.search(title[end.end() :])
-            or sites & set(rest.split())
-        ):
-            return prefix
-    return ""
-
-
-def _without_site_part(title: str, sites: set[str]) -> str:
-    """TITLE without its last part if that part names the site, a date or a news section."""
-    for separator in reversed(list(_TITLE_SEPARATOR.finditer(title))):
-        head, tail = title[: separator.start()].rstrip(), title[separator.end() :].strip()
-        if not _site_key(head):
-            break
-        words = _site_key(tail).split()
-        if (
-            "".join(words) in sites
-            or (len(words) == 2 and words[0] in sites)  # "CBC News", "Le Monde Afrique"
-            or _DATE_PART.fullmatch(tail)
-            or _NEWS_SECTION.fullmatch(tail)
-        ):
-            return head
-    return title
-
-
-def _site_keys(site_names: list[str]) -> set[str]:
-    sites = set()
-    for name in site_names:
-        if "://" in name:
-            name = urlsplit(name).hostname or ""
-        key = _site_key(name)
-        if key:
-            sites.add(key.replace(" ", ""))
-            if "." in name and " " not in name.strip():  # a host: "golem.de" also names "golem"
-                sites.add(key.rsplit(" ", 1)[0].replace(" ", ""))
-    return sites
-
-
-def _site_key(text: str) -> str:
-    return re.sub(r"[\W_]+", " ", text.casefold().replace("www.", "")).strip()
-
-
 # --- authors -----------------------------------------------------------------------------
 
 # Credit words before a name: "Par", "Autor", "Un documentaire de", "Written by".
@@ -234,11 +153,11 @@ def _authors(found: str, tree: Any, site_names: list[str], page_text: str) -> st
         name = _CREDIT.sub("", name.strip()).strip()
         if name:
             name = _as_written(name, [*credits.written, page_text])
-            names.setdefault(_site_key(name).replace(" ", ""), name)
-    publishers = credits.publishers | _site_keys(site_names)
+            names.setdefault(site_key(name).replace(" ", ""), name)
+    publishers = credits.publishers | site_keys(site_names)
     people = []
     for key, name in names.items():
-        words = _site_key(name).split()
+        words = site_key(name).split()
         if not (
             _names_publisher(words, publishers)
             or f" {' '.join(words)} " in f" {credits.copyright} "
@@ -306,7 +225,7 @@ def _page_credits(tree: Any) -> _Credits:
     return _Credits(
         written=[w for w in written if w],
         publishers=_keys(publishers),
-        copyright=" ".join(_site_key(str(v)) for v in notices),
+        copyright=" ".join(site_key(str(v)) for v in notices),
         listed=_keys(listed),
         persons=persons,
         tagged=_keys(n for value in tagged for n in _NAMES_SEPARATOR.split(value)),
@@ -319,7 +238,7 @@ def _tagged(key: str, tagged: set[str]) -> bool:
 
 
 def _keys(names: Iterable[str]) -> set[str]:
-    return {_site_key(n).replace(" ", "") for n in names} - {""}
+    return {site_key(n).replace(" ", "") for n in names} - {""}
 
 
 def _as_written(name: str, sources: list[str]) -> str:
