@@ -40,7 +40,14 @@ def quiet_libraries(verbose: bool = False) -> None:
         logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.CRITICAL)
 
 
+# What the daemon's log needs only when something goes wrong: the schema check each job makes
+# ("Context impl SQLiteImpl", twice a job) and the scheduler's per-run lines, whose "executed
+# successfully" follows even a job that failed (our jobs log their own outcome).
+DAEMON_WARNINGS_ONLY = ("alembic", "apscheduler.executors")
+
+
 def configure_logging(fmt: str = "plain") -> None:
+    """The daemon's and workers' logging: INFO and up, one line (or JSON object) a record."""
     handler = logging.StreamHandler()
     handler.setFormatter(
         JsonFormatter() if fmt == "json"
@@ -48,3 +55,5 @@ def configure_logging(fmt: str = "plain") -> None:
     )
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     quiet_libraries()
+    for name in DAEMON_WARNINGS_ONLY:
+        logging.getLogger(name).setLevel(logging.WARNING)
