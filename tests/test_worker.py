@@ -26,9 +26,10 @@ from sqlalchemy import select, text
 
 from newsletter.cli import cli
 from newsletter.deliver.message import BatchResult, MailBatch
-from newsletter.deliver.batches import claim_batch, mark_abandoned, worker_id
+from newsletter.deliver.batches import claim_batch, mark_abandoned, renew_claim, requeue_uncertain, worker_id
 from newsletter.deliver.send import send_edition, start_sending
 from newsletter.deliver.sendgrid import SendGridBackend
+from newsletter.deliver.smtp import SMTPBackend
 from newsletter.deliver.worker import run_worker
 from newsletter.editions import approve, build_edition, get_edition
 from newsletter.errors import DeliveryAuthError
@@ -37,6 +38,7 @@ from newsletter.store.models import DeliveryBatch, Subscriber, utcnow
 
 from .conftest import ROOT
 from .support.fake_sendgrid import FakeSendGrid, fake_sendgrid  # noqa: F401 (fixture)
+from .support.smtpd import smtp_server  # noqa: F401 (fixture)
 from .test_editions import DAY, SECRET, _list, _members, newsroom  # noqa: F401 (fixture)
 
 READERS, BATCH = 40, 5  # eight batches
@@ -128,6 +130,136 @@ def test_postgres_claim_skips_a_locked_batch_without_waiting(store: Store, desk)
         batch = claim_batch(claimer, worker_id("b"))
         assert batch is not None and batch.number == 2
         holder.rollback()
+
+
+# -- the lease: a claim renewed while its batch is sent -----------------------------------------
+
+
+def test_a_renewed_claim_is_not_abandoned_until_its_renewals_stop(store: Store, desk) -> None:
+    _sending(store, desk)
+    owner, lease = "elsewhere:7", timedelta(minutes=10)  # another host: only the lease can tell
+    with store.session() as session:
+        batch = claim_batch(session, owner)
+        t0 = batch.claimed_at
+        # a batch sent for 23 minutes, its claim renewed every lease / 3
+        for minutes in (3, 6, 9, 12):
+            assert renew_claim(session, batch.id, owner, now=t0 + timedelta(minutes=minutes))
+            assert mark_abandoned(session, lease=lease, now=t0 + timedelta(minutes=minutes + 3)) == []
+        assert not renew_claim(session, batch.id, "elsewhere:8")  # not its claim to renew
+        # the renewals stop (the owner hung, or lost the database): a lease later it is uncertain
+        assert mark_abandoned(session, lease=lease, now=t0 + timedelta(minutes=21)) == []
+        [lost] = mark_abandoned(session, lease=lease, now=t0 + timedelta(minutes=23))
+        assert lost.id == batch.id and lost.status == "uncertain"
+        assert "not renewed for more than 0:10:00" in lost.last_error
+        assert not renew_claim(session, batch.id, owner)  # an uncertain batch stays uncertain
+        requeue_uncertain(session, lost.edition_id)
+        assert not renew_claim(session, batch.id, owner)  # put back: anyone's to claim
+        assert session.get(DeliveryBatch, batch.id, populate_existing=True).status == "pending"
+
+
+class _LongBatch:
+    """A backend whose first batch lasts until its claim was renewed past half a lease, then
+    checks that nobody calls it abandoned a lease after it was claimed."""
+
+    name = "long"
+
+    def __init__(self, store: Store, lease: timedelta) -> None:
+        self.store, self.lease = store, lease
+        self.claimed_at: list[object] = []
+        self.abandoned: list[DeliveryBatch] | None = None
+
+    def send_batch(self, batch: MailBatch) -> BatchResult:
+        if self.abandoned is None:
+            with self.store.session() as session:
+                first = session.get(DeliveryBatch, batch.batch_id).claimed_at
+                latest = first
+                for _ in range(600):  # 30 s at most: the renewer runs every lease / 3
+                    if latest - first > self.lease / 2:
+                        break
+                    time.sleep(0.05)
+                    latest = session.get(DeliveryBatch, batch.batch_id, populate_existing=True).claimed_at
+                    session.commit()
+                self.claimed_at = [first, latest]
+                # judged by the last renewal: under the old rule (claimed more than a lease
+                # ago) this moment would make the batch uncertain
+                self.abandoned = mark_abandoned(session, lease=self.lease, now=latest + self.lease / 2)
+        return BatchResult(sent=len(batch.recipients))
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_worker_renews_its_claim_while_a_long_batch_is_sent(store: Store, desk) -> None:
+    edition_id = _sending(store, desk)
+    lease = timedelta(seconds=0.6)
+    backend = _LongBatch(store, lease)
+    report = run_worker(store, desk, backend, SECRET, once=True, lists=[_list()], lease=lease)
+    first, latest = backend.claimed_at
+    assert latest - first > lease / 2 and latest + lease / 2 > first + lease  # renewed
+    assert backend.abandoned == []
+    assert (report.batches, report.sent, report.uncertain) == (8, READERS, [])
+    with store.session() as session:
+        assert get_edition(session, edition_id).status == "sent"
+
+
+def test_two_workers_and_a_slow_smtp_server_mail_every_reader_once(store: Store, desk, smtp_server) -> None:  # noqa: F811
+    """The operator's case, shortened: worker A sends an edition's only batch for longer than
+    the lease, worker B idles and the editor resends whatever is called uncertain."""
+    import asyncio
+
+    _members(store, BATCH)  # one batch
+    with store.session() as session:
+        edition = build_edition(session, _list(), DAY)
+        approve(edition)
+        session.commit()
+        start_sending(session, desk, edition)
+        edition_id = edition.id
+    delay, lease = 1.0, timedelta(seconds=3)  # 5 messages of 1 s: the batch outlasts its lease
+    collector = smtp_server.handler
+    accept = collector.handle_DATA
+
+    async def slow_data(server, session, envelope):
+        await asyncio.sleep(delay)
+        return await accept(server, session, envelope)
+
+    collector.handle_DATA = slow_data
+    reports = {}
+
+    def work(tag: str, **kw) -> None:
+        backend = SMTPBackend("127.0.0.1", smtp_server.port, "none")
+        try:
+            reports[tag] = run_worker(
+                store, desk, backend, SECRET, lists=[_list()], worker=worker_id(tag), lease=lease,
+                poll_seconds=0.1, **kw,
+            )
+        finally:
+            backend.close()
+
+    a = threading.Thread(target=work, args=("a",), kwargs={"once": True})
+    a.start()
+    for _ in range(200):
+        if _statuses(store) == {1: "sending"}:
+            break
+        time.sleep(0.05)
+    assert _statuses(store) == {1: "sending"}
+    stop_b = threading.Event()
+    b = threading.Thread(target=work, args=("b",), kwargs={"stop": stop_b})
+    b.start()
+    resent = []
+    while a.is_alive():  # the editor follows `editions show`: resend what is uncertain
+        with store.session() as session:
+            resent += requeue_uncertain(session, edition_id)
+        a.join(0.1)
+    time.sleep(0.3)  # B has polled again after A finished
+    stop_b.set()
+    b.join(30)
+    received = Counter(address for m in smtp_server.messages for address in m.rcpt_tos)
+    assert received == Counter({f"reader{i}@example.org": 1 for i in range(BATCH)})
+    assert resent == [] and reports["a"].uncertain == reports["b"].uncertain == []
+    assert (reports["a"].sent, reports["b"].sent) == (BATCH, 0)
+    assert _statuses(store) == {1: "sent"}
+    with store.session() as session:
+        assert get_edition(session, edition_id).status == "sent"
 
 
 # -- the worker in this process ----------------------------------------------------------------

@@ -17,15 +17,21 @@ A batch goes ``pending -> sending -> sent | failed | uncertain``:
   written only if the batch is still claimed by the same worker (even over ``uncertain``: a
   worker that outlived its lease knows better than the one that judged it; a batch put back
   to pending and claimed again is no longer its own);
+- lease: while it sends a batch, its owner renews the claim (``claimed_at`` moves to now) every
+  third of :data:`CLAIM_LEASE` from a thread with its own session (:class:`ClaimRenewer`), since
+  one provider call may last as long as the batch (SMTP sends up to 1,000 messages one by one,
+  with its rate limit and retry waits); a renewal only lands while the same owner still holds
+  the batch ``sending``;
 - uncertainty rule (:func:`mark_abandoned`, run when a worker starts, whenever it finds nothing
   to do, and when ``editions send`` starts): a ``sending`` batch is ``uncertain`` when its owner
   is unknown (no ``claimed_by``), when its owner names this host and that pid is no longer alive,
-  or when it was claimed longer than :data:`CLAIM_LEASE` ago, whoever holds it (a provider call
-  never lasts that long: SendGrid and SMTP time out in seconds). A batch held by a live worker
-  is left alone. An uncertain batch may or may not have gone out: it is reported and never
-  resent on its own (``editions send ID --resend-uncertain`` puts it back, on an editor's word).
-  The pid test needs worker host names unique per pid namespace (true of separate machines,
-  containers and pods); a reused pid only delays the verdict until the lease runs out.
+  or when its claim was not renewed for :data:`CLAIM_LEASE`, whoever holds it (the owner is
+  gone, hung or cut off from the database). A batch held by a live worker is left alone. An
+  uncertain batch may or may not have gone out: it is reported and never resent on its own
+  (``editions send ID --resend-uncertain`` puts it back, on an editor's word). The pid test
+  needs worker host names unique per pid namespace (true of separate machines, containers and
+  pods); a reused pid only delays the verdict until the lease runs out. A worker that lost its
+  claim records nothing (:func:`finish_batch` checks ``claimed_by``).
 
 A batch the provider refuses for good is ``failed``; running ``editions send`` again retries the
 edition's failed batches. Sending a sent edition again sends nothing more.
@@ -53,19 +59,20 @@ import logging
 import os
 import random
 import socket
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import Engine, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.store.models import DeliveryBatch, Edition, Membership, utcnow
 
 log = logging.getLogger(__name__)
 
-# Longer than any provider call (SendGrid and SMTP give up after delivery.*_timeout seconds,
-# 30 by default): a batch claimed longer ago than this has lost its worker, wherever it ran.
+# A claim not renewed for this long has lost its worker, wherever it ran. The worker renews its
+# claim every third of it while it sends (ClaimRenewer), however long the batch takes.
 CLAIM_LEASE = timedelta(minutes=10)
 
 INTERRUPTED = "interrupted during the provider call: may or may not have been sent"
@@ -104,15 +111,19 @@ def mark_abandoned(
     if edition_id is not None:
         query = query.where(DeliveryBatch.edition_id == edition_id)
     # A row another transaction holds is being claimed or finished right now: not abandoned.
+    # Read afresh: a batch this session loaded before may have been renewed since.
     batches = session.scalars(
         query.order_by(DeliveryBatch.id).with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
     ).all()
     marked = []
     for batch in batches:
         if batch.claimed_by is None:
             reason = INTERRUPTED
         elif batch.claimed_at is None or batch.claimed_at < now - lease:
-            reason = f"{INTERRUPTED} (claimed by {batch.claimed_by} more than {lease} ago)"
+            reason = (
+                f"{INTERRUPTED} (claimed by {batch.claimed_by}, not renewed for more than {lease})"
+            )
         elif _owner_gone(batch.claimed_by, host):
             reason = f"{INTERRUPTED} (worker {batch.claimed_by} died)"
         else:
@@ -170,6 +181,73 @@ def claim_batch(session: Session, owner: str, *, edition_id: int | None = None) 
         if claimed.rowcount == 1:
             return session.get(DeliveryBatch, batch_id, populate_existing=True)
         # SQLite: another worker claimed it between our SELECT and UPDATE; take the next one.
+
+
+def renew_claim(
+    session: Session, batch_id: int, owner: str, *, now: datetime | None = None
+) -> bool:
+    """Renew OWNER's claim on a batch it is sending (``claimed_at`` = NOW), committed; False
+    when OWNER holds it no more (found uncertain, put back, finished or taken over)."""
+    done = session.execute(
+        update(DeliveryBatch)
+        .where(
+            DeliveryBatch.id == batch_id, DeliveryBatch.claimed_by == owner,
+            DeliveryBatch.status == "sending",
+        )
+        .values(claimed_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return done.rowcount == 1
+
+
+class ClaimRenewer:
+    """Renews OWNER's claim on batch BATCH_ID every LEASE / 3 (or EVERY seconds) from a daemon
+    thread with its own session on ENGINE, while the ``with`` block sends the batch.
+
+    ``lost`` is set once a renewal finds the batch no longer OWNER's; a renewal that fails (the
+    database unreachable for a moment) is logged and tried again at the next tick.
+    """
+
+    def __init__(
+        self, engine: Engine, batch_id: int, owner: str, lease: timedelta = CLAIM_LEASE, *,
+        every: float | None = None,
+    ) -> None:
+        self.engine, self.batch_id, self.owner = engine, batch_id, owner
+        self.every = lease.total_seconds() / 3 if every is None else every
+        self.renewals = 0
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"renew-batch-{batch_id}", daemon=True
+        )
+
+    def __enter__(self) -> ClaimRenewer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                with Session(self.engine) as session:
+                    kept = renew_claim(session, self.batch_id, self.owner)
+            except Exception:  # noqa: BLE001 - the next tick tries again; the lease is long
+                log.warning(
+                    "could not renew the claim on batch id %s", self.batch_id, exc_info=True
+                )
+                continue
+            if not kept:
+                self.lost.set()
+                log.warning(
+                    "%s no longer holds batch id %s (found uncertain, put back or taken over)",
+                    self.owner, self.batch_id,
+                )
+                return
+            self.renewals += 1
 
 
 def _requeue(session: Session, edition_id: int, status: str, note: str) -> list[int]:

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -19,7 +20,9 @@ from sqlalchemy.orm import Session
 from newsletter.audience.lists import ListConfig
 from newsletter.config import Config
 from newsletter.deliver.batches import (
+    CLAIM_LEASE,
     INTERRUPTED,
+    ClaimRenewer,
     claim_batch,
     delivery_counts,
     delivery_problems,
@@ -175,9 +178,12 @@ def _recipients(
 
 def send_claimed(
     session: Session, config: Config, prepared: PreparedEdition, batch: DeliveryBatch,
-    backend: MailBackend, secret: str, owner: str,
+    backend: MailBackend, secret: str, owner: str, *, lease: timedelta = CLAIM_LEASE,
 ) -> BatchOutcome:
     """Send a batch OWNER has claimed and record the outcome (consent checked right now).
+
+    The claim is renewed every LEASE / 3 while the backend sends (:class:`ClaimRenewer`): a
+    batch that takes longer than the lease is still its owner's, not abandoned.
 
     DeliveryAuthError puts the batch back to pending and is raised: stop sending. A failure
     that may pass puts the batch (or the part not sent) back for a later attempt. Anything
@@ -199,7 +205,8 @@ def send_claimed(
     )
     delivery = config.delivery
     try:
-        result = backend.send_batch(mail) if recipients else BatchResult()
+        with ClaimRenewer(session.get_bind(), batch.id, owner, lease):
+            result = backend.send_batch(mail) if recipients else BatchResult()
     except DeliveryAuthError:
         finish_batch(session, batch, owner, status="pending", claimed_by=None, claimed_at=None,
                 last_error="not sent: the mail service refused our credentials")

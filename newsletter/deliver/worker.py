@@ -1,9 +1,10 @@
 """The delivery worker: sends the pending batches of every edition that is sending.
 
 Any number of workers, on any number of machines, may share one PostgreSQL database: each
-claims one batch at a time (see :mod:`newsletter.deliver.send` for the claim and the
-uncertainty rule). On SQLite one worker is the supported setup (writers are serialised;
-the conditional claim still keeps two from taking the same batch).
+claims one batch at a time and renews its claim while it sends it (see
+:mod:`newsletter.deliver.batches` for the claim, the lease and the uncertainty rule). On SQLite
+one worker is the supported setup (writers are serialised; the conditional claim still keeps two
+from taking the same batch).
 
 A worker renders each edition once, re-checks consent right before each batch, and stops
 when asked (``stop`` is set, by SIGTERM/SIGINT in the CLI) after the batch in hand. A batch
@@ -86,7 +87,10 @@ def run_worker(
         with store.session() as session:
             batch = claim_batch(session, owner)
             if batch is not None:
-                _send_one(session, config, backend, secret, owner, lists, prepared, batch, report, notify)
+                _send_one(
+                    session, config, backend, secret, owner, lists, prepared, batch, report,
+                    notify, lease,
+                )
                 continue
             abandoned(session)  # a worker may have died since we last looked
             due = next_attempt(session)
@@ -101,7 +105,7 @@ def run_worker(
 def _send_one(
     session, config: Config, backend: MailBackend, secret: str, owner: str,
     lists: list[ListConfig], prepared: dict[int, PreparedEdition], batch: DeliveryBatch,
-    report: WorkerReport, notify: Notify | None,
+    report: WorkerReport, notify: Notify | None, lease: timedelta = CLAIM_LEASE,
 ) -> None:
     label = f"edition {batch.edition_id} batch {batch.number}"
     job = prepared.get(batch.edition_id)
@@ -118,7 +122,7 @@ def _send_one(
                 notify(f"{label} failed: not sent: {exc}")
             return
         prepared[batch.edition_id] = job
-    outcome = send_claimed(session, config, job, batch, backend, secret, owner)
+    outcome = send_claimed(session, config, job, batch, backend, secret, owner, lease=lease)
     report.dropped += outcome.dropped
     report.sent += outcome.sent
     if outcome.status == "sent":
