@@ -60,6 +60,7 @@ from newsletter.jobs import (
     collect_source,
     draft_grace,
     draft_list,
+    missed_send_step,
     release_approved,
     resume_sending,
     send_grace,
@@ -534,14 +535,19 @@ class Daemon:
                 self._shutdown_scheduler()
 
         def on_missed(event: JobExecutionEvent) -> None:
+            step = ""
+            if event.job_id.startswith("send:"):  # an edition left unsent: say what sends it
+                when = event.scheduled_run_time + _runtime.clock_offset
+                step = "; " + missed_send_step(self.config_path and str(self.config_path),
+                                               event.job_id.removeprefix("send:"), when)
             log.warning(
-                "%s: the run of %s was missed by more than its grace time: skipped",
-                event.job_id, event.scheduled_run_time,
+                "%s: the run of %s was missed by more than its grace time: skipped%s",
+                event.job_id, event.scheduled_run_time, step,
             )
             if event.jobstore == JOBSTORE:
                 when = event.scheduled_run_time.astimezone(UTC)
                 _record(event.job_id, "missed", f"the run of {when:%Y-%m-%d %H:%M} UTC was missed by "
-                        "more than its grace time (daemon down or busy): skipped")
+                        f"more than its grace time (daemon down or busy): skipped{step}")
 
         scheduler.add_listener(on_start, EVENT_SCHEDULER_START)
         scheduler.add_listener(on_missed, EVENT_JOB_MISSED)

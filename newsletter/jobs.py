@@ -8,7 +8,13 @@ as ``module:function`` references.
 Sending is idempotent per list and edition date (:func:`send_list`): the edition is the list's
 one row for its local date (unique in the store), and sending a sent edition sends nothing more,
 so a send that fires twice (the repeated hour when clocks go back, a restart, a second daemon)
-mails nobody twice.
+mails nobody twice. A send says what went: ``sent``, ``partly sent`` (batches wait for a retry,
+with the reason) or ``nothing sent yet`` (a problem, logged at WARNING).
+
+A send job that failed (lists.toml briefly invalid, a database hiccup) loses nothing within the
+grace window: the ``held:<list>`` check sends a due edition still approved, or an ``auto``
+list's draft (:func:`release_approved`). Past the window it is logged once with the commands to
+run, and ``newsletter status`` lists it (:func:`newsletter.report.attention_editions`).
 
 Review ``required``: an edition not approved by its send time is ``held``, and the list's
 ``editors`` get a short email (:mod:`newsletter.notify`). An approval within the list's grace
@@ -23,6 +29,7 @@ and sent like any other ("nothing new since the last edition", in the list's lan
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -82,7 +89,8 @@ def draft_list(session: Session, list_config: ListConfig, *, now: datetime) -> E
 
 @dataclass
 class SendResult:
-    """What a send run did: ``sent``, ``already sent``, ``held``, ``cancelled``, ``nothing new``...
+    """What a send run did: ``sent``, ``partly sent``, ``nothing sent yet``, ``already sent``,
+    ``held``, ``cancelled``, ``nothing new``...
 
     NOTES are problems (failed or uncertain batches, a notice not sent): the run is an error.
     """
@@ -92,6 +100,7 @@ class SendResult:
     messages: int = 0
     notes: list[str] = field(default_factory=list)
     notified: list[str] = field(default_factory=list)  # editors told of a held edition
+    retrying: str = ""  # batches waiting for another attempt, in one line (not a problem yet)
 
     def summary(self) -> str:
         """One line for ``newsletter status``: "sent: edition 4, 3 messages"."""
@@ -101,7 +110,54 @@ class SendResult:
         if self.notified:
             details.append(f"{len(self.notified)} editors notified")
         line = f"{self.outcome}: {', '.join(details)}" if details else self.outcome
-        return line + "".join(f"; {note}" for note in self.notes)
+        extra = [*self.notes, *([self.retrying] if self.retrying else [])]
+        return line + "".join(f"; {note}" for note in extra)
+
+
+_RETRYING = re.compile(r"^batch (?P<n>\d+): next attempt after (?P<at>.+? UTC): (?P<why>.*)$", re.S)
+
+
+def retry_line(retrying: list[str]) -> str:
+    """RETRYING (a send report's "batch N: next attempt after T UTC: why") in one line: how
+    many batches wait, when the first is tried again and why it did not go."""
+    if not retrying:
+        return ""
+    found = [m for m in map(_RETRYING.match, retrying) if m is not None]
+    if not found:
+        return f"{len(retrying)} batches wait for a retry: {retrying[0]}"
+    first = min(found, key=lambda m: m["at"])  # "YYYY-MM-DD HH:MM:SS UTC" sorts as text
+    return (f"{len(retrying)} batches wait for a retry, the next after {first['at']} "
+            f"(batch {first['n']}: {first['why'] or 'no reason given'})")
+
+
+def _delivered(
+    result: SendResult, report: Any, slug: str, day: Any, how: str = ""
+) -> SendResult:
+    """Fill RESULT from a send REPORT and log it truthfully: ``sent`` only when every batch
+    went; ``partly sent`` when some wait for a retry; ``nothing sent yet`` (a problem, logged
+    at WARNING) when none went. HOW says how the edition came to be sent, for the log."""
+    edition_id = result.edition_id
+    result.messages = report.sent
+    result.notes = [*report.failed, *(f"batch {n} uncertain" for n in report.uncertain)]
+    waiting = retry_line(report.retrying)
+    before = f" ({report.already_sent} batches sent before)" if report.already_sent else ""
+    done = f"{report.sent} messages sent in {report.sent_batches} batches{before}"
+    if not waiting:
+        result.outcome = "sent"
+        log.info("%s: edition %s for %s%s: %s", slug, edition_id, day, how, done)
+    elif report.sent or report.already_sent:
+        result.outcome, result.retrying = "partly sent", waiting
+        log.warning("%s: edition %s for %s%s: partly sent: %s; %s (the held:%s check sends them "
+                    "when due)", slug, edition_id, day, how, done, waiting, slug)
+    else:  # nothing went out: the run is a problem, whatever comes of the retries
+        result.outcome = "nothing sent yet"
+        result.notes.insert(0, waiting)
+        log.warning("%s: edition %s for %s%s: nothing sent yet (0 messages): %s (the held:%s "
+                    "check sends them when due)", slug, edition_id, day, how, waiting, slug)
+    for note in result.notes:
+        if note != waiting:
+            log.error("%s: edition %s: %s", slug, edition_id, note)
+    return result
 
 
 def send_list(
@@ -119,8 +175,6 @@ def send_list(
     only if approved, otherwise marked ``held``. An edition already sent sends nothing more; one
     left ``sending`` by a crash is resumed (its uncertain batches stay uncertain).
     """
-    from newsletter.deliver.send import send_edition
-
     slug = list_config.slug
     schedule = ListSchedule.of(list_config)
     day = schedule.send_day(now, send_grace(list_config))
@@ -136,6 +190,26 @@ def send_list(
         # a draft whose articles all went into an earlier edition sent since it was built
         log.info("%s: edition %s for %s has no article and send_empty is off: no mail", slug, edition.id, day)
         return SendResult("nothing new", edition.id)
+    return _send_due(session, config, list_config, edition, now=now, backend=backend, secret=secret)
+
+
+def _send_due(
+    session: Session,
+    config: Config,
+    list_config: ListConfig,
+    edition: Edition,
+    *,
+    now: datetime,
+    backend: MailBackend,
+    secret: str,
+    how: str = "",
+) -> SendResult:
+    """Do what the review policy says with EDITION, whose send time has come (see send_list).
+
+    HOW, for the log, says why it is sent now if not by the send job itself."""
+    from newsletter.deliver.send import send_edition
+
+    slug, day, schedule = list_config.slug, edition.date, ListSchedule.of(list_config)
     result = SendResult(edition.status, edition.id)
     if edition.status in ("sent", "cancelled", "held"):
         why = {"sent": "already sent", "cancelled": "cancelled by an editor: not sent", "held": "held: not sent"}
@@ -171,16 +245,7 @@ def send_list(
         session.commit()
         log.info("%s: edition %s for %s approved (review = auto)", slug, edition.id, day)
     report = send_edition(session, config, list_config, edition.id, backend, secret, wait_for_retries=False)
-    result.outcome, result.messages = "sent", report.sent
-    result.notes = [*report.failed, *(f"batch {n} uncertain" for n in report.uncertain)]
-    log.info(
-        "%s: edition %s for %s: %s messages sent in %s batches%s", slug, edition.id, day,
-        report.sent, report.sent_batches,
-        f" ({report.already_sent} batches sent before)" if report.already_sent else "",
-    )
-    for note in result.notes:
-        log.error("%s: edition %s: %s", slug, edition.id, note)
-    return result
+    return _delivered(result, report, slug, day, how)
 
 
 def resume_sending(
@@ -207,8 +272,10 @@ def resume_sending(
         report = send_edition(session, config, list_config, edition_id, backend, secret, wait_for_retries=False)
         result = SendResult("resumed", edition_id, report.sent)
         result.notes = [*report.failed, *(f"batch {n} uncertain" for n in report.uncertain)]
-        log.info("%s: edition %s: %s messages sent on a later attempt%s", list_config.slug, edition_id,
-                 report.sent, f"; {len(report.retrying)} batches wait for another" if report.retrying else "")
+        result.retrying = retry_line(report.retrying)
+        log.log(logging.WARNING if result.retrying and not report.sent else logging.INFO,
+                "%s: edition %s: %s messages sent on a later attempt%s", list_config.slug,
+                edition_id, report.sent, f"; {result.retrying}" if result.retrying else "")
         for note in result.notes:
             log.error("%s: edition %s: %s", list_config.slug, edition_id, note)
         results.append(result)
@@ -266,16 +333,20 @@ def release_approved(
     backend: MailBackend,
     secret: str,
 ) -> SendResult | None:
-    """Send the edition of LIST_CONFIG's latest send time if it is approved but not sent (held,
-    then approved within the grace window); None when there is nothing to do.
+    """Send the edition of LIST_CONFIG's latest send time if it is due but not sent; None when
+    there is nothing to do.
+
+    Due: held, then approved within the grace window; or approved, or a draft, whose send job
+    did not send it (it failed: lists.toml briefly invalid, a database hiccup). A draft is
+    then dealt with as the send job would (``auto``: approved and sent; ``required``: held), once
+    the send job had a check's time to run first.
 
     The ``held:<list>`` job runs this every HELD_CHECK_SECONDS. An approval up to the end of the
     window (send time + grace) counts even if this check runs a little later; a held edition,
-    or one approved too late, is logged (once: it is seen for one check past the window) and
-    left unsent. Sending goes through ``send_edition``, which sends nothing twice.
+    a draft, or one approved too late, is logged (once: it is seen for one check past the
+    window) with the command that sends it, and left unsent. Sending goes through
+    ``send_edition``, which sends nothing twice.
     """
-    from newsletter.deliver.send import send_edition
-
     slug = list_config.slug
     schedule = ListSchedule.of(list_config)
     grace, check = send_grace(list_config), timedelta(seconds=HELD_CHECK_SECONDS)
@@ -284,10 +355,13 @@ def release_approved(
         return None
     day = schedule.local_day(send_time)
     edition = _edition(session, list_config, day)
-    if edition is None or edition.status not in ("held", "approved"):
+    if edition is None or edition.status not in ("held", "approved", "draft"):
         return None
     deadline = send_time + grace
     closed = f"its grace window closed at {deadline.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    if edition.status == "draft":
+        return _release_draft(session, config, list_config, edition, now=now, backend=backend,
+                              secret=secret, send_time=send_time, closed=closed)
     if edition.status == "held":
         result = SendResult("held", edition.id)
         if now > deadline:
@@ -310,16 +384,82 @@ def release_approved(
             slug, edition.id, day, f"{approved_at.astimezone(UTC):%H:%M}", closed, edition.id,
         )
         return SendResult("approved too late", edition.id)
-    report = send_edition(session, config, list_config, edition.id, backend, secret, wait_for_retries=False)
-    result = SendResult("sent", edition.id, report.sent)
-    result.notes = [*report.failed, *(f"batch {n} uncertain" for n in report.uncertain)]
-    log.info(
-        "%s: edition %s for %s approved within its grace window: %s messages sent in %s batches",
-        slug, edition.id, day, report.sent, report.sent_batches,
-    )
-    for note in result.notes:
-        log.error("%s: edition %s: %s", slug, edition.id, note)
-    return result
+    late = approved_at is not None and approved_at > send_time
+    how = (" approved within its grace window" if late
+           else " approved, not sent by its send job: sent by the held check")
+    return _send_due(session, config, list_config, edition, now=now, backend=backend,
+                     secret=secret, how=how)
+
+
+def _release_draft(
+    session: Session,
+    config: Config,
+    list_config: ListConfig,
+    edition: Edition,
+    *,
+    now: datetime,
+    backend: MailBackend,
+    secret: str,
+    send_time: datetime,
+    closed: str,
+) -> SendResult | None:
+    """A draft still a draft after its send time: its send job failed or did not run."""
+    slug, day = list_config.slug, edition.date
+    if now < send_time + timedelta(seconds=HELD_CHECK_SECONDS):
+        return None  # the send job goes first
+    if not edition.items and not list_config.send_empty:
+        return None  # nothing new: no mail (the send job says so)
+    if edition.items and not any(item.included for item in edition.items):
+        return None  # cannot be approved as it is: the send job says so
+    if now > send_time + send_grace(list_config):
+        log.warning(
+            "%s: edition %s for %s still a draft when %s: not sent (its send job did not run "
+            "or failed; approve it ('newsletter editions approve %s'), then "
+            "'newsletter editions send %s', to send it anyway)",
+            slug, edition.id, day, closed, edition.id, edition.id,
+        )
+        return SendResult("not sent", edition.id)
+    log.warning("%s: edition %s for %s still a draft after its send time (its send job failed "
+                "or did not run): dealt with now (review = %s)", slug, edition.id, day,
+                list_config.review)
+    return _send_due(session, config, list_config, edition, now=now, backend=backend,
+                     secret=secret, how=" by the held check")
+
+
+def missed_send_step(config_path: str | None, slug: str, scheduled: datetime) -> str:
+    """What to run about LIST's send missed at SCHEDULED by more than its grace time (the
+    daemon was down or busy): the edition of that day and the command that sends it. For the
+    daemon's log line; never raises (a generic hint when the store cannot tell)."""
+    from newsletter import config as config_mod
+    from newsletter.audience.lists import find_list, load_lists
+    from newsletter.store.db import Store
+
+    generic = "see 'newsletter status' for the edition to send ('newsletter editions send ID')"
+    try:
+        config = config_mod.load(config_path)
+        lists = load_lists(config.folder(config.paths.subscribers) / "lists.toml")
+        list_config = find_list(lists, slug)
+        day = ListSchedule.of(list_config).local_day(scheduled)
+        store = Store.open(config.database_url)
+        try:
+            with store.session() as session:
+                edition = _edition(session, list_config, day)
+                status, edition_id = (edition.status, edition.id) if edition else ("", 0)
+        finally:
+            store.close()
+    except Exception:  # noqa: BLE001 - a hint, not worth failing the listener for
+        log.debug("no step for the missed send of %s", slug, exc_info=True)
+        return generic
+    send = f"'newsletter editions send {edition_id}'"
+    if not status:
+        return (f"no edition for {day}: build it ('newsletter editions build --list {slug} "
+                f"--date {day}'), approve it, then send it ('newsletter editions send ID')")
+    if status == "approved":
+        return f"edition {edition_id} for {day} is approved, not sent: send it with {send}"
+    if status in ("draft", "held"):
+        return (f"edition {edition_id} for {day} is {status}, not sent: approve it ('newsletter "
+                f"editions approve {edition_id}'), then send it with {send}")
+    return f"edition {edition_id} for {day} is {status}"
 
 
 def collect_source(session: Session, config: Config, name: str) -> str:

@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from sqlalchemy import func, or_, select
@@ -22,7 +22,15 @@ from sqlalchemy.orm import Session
 from newsletter.audience.lists import ListConfig
 from newsletter.config import Config
 from newsletter.schedule import ListSchedule
-from newsletter.store.models import Article, DeliveryBatch, Edition, MailingList, Source, Summary
+from newsletter.store.models import (
+    Article,
+    DeliveryBatch,
+    Edition,
+    EditionItem,
+    MailingList,
+    Source,
+    Summary,
+)
 
 HEARTBEAT_FILE = "daemon.heartbeat"
 JOB_RESULTS_FILE = "daemon.jobs.json"
@@ -46,6 +54,10 @@ class EditionState:
     status: str
     batches: dict[str, int]  # batch status -> count
     recipients_sent: int
+    # set by attention_editions: the end of the grace window of its send time (None: unknown),
+    # and whether it was due (approved, or an auto-review list's draft) and went unsent
+    send_deadline: datetime | None = None
+    overdue: bool = False
 
 
 @dataclass
@@ -115,23 +127,71 @@ def recent_editions(
     ):
         status = "retrying" if status == "pending" and retry else status
         batches[edition_id][status] = batches[edition_id].get(status, 0) + count
-        if status == "sent":
-            sent[edition_id] = int(recipients or 0)
+        if status == "sent":  # sent batches come in two groups: sent at once, sent after a retry
+            sent[edition_id] += int(recipients or 0)
     return [
         EditionState(row.id, row.slug, row.date.isoformat(), row.status, batches[row.id], sent[row.id])
         for row in editions
     ]
 
 
-def attention_editions(session: Session) -> list[EditionState]:
-    """Editions an editor must look at: held (review = required), or with uncertain batches."""
+def attention_editions(
+    session: Session, lists: Sequence[ListConfig] = (), now: datetime | None = None
+) -> list[EditionState]:
+    """Editions an editor must look at: held (review = required), or with uncertain batches;
+    and, with LISTS and NOW, those due whose send time and grace window passed unsent (approved,
+    or a draft of an ``auto`` list: its send job failed, or the daemon was down then)."""
+    configs = {lst.slug: lst for lst in lists}
     uncertain = select(DeliveryBatch.edition_id).where(DeliveryBatch.status == "uncertain")
-    ids = session.scalars(
+    ids = set(session.scalars(
         select(Edition.id).where(or_(Edition.status == "held", Edition.id.in_(uncertain)))
-    ).all()
+    ).all())
+    overdue: set[int] = set()
+    if configs and now is not None:
+        items = (
+            select(func.count(EditionItem.id))
+            .where(EditionItem.edition_id == Edition.id)
+            .scalar_subquery()
+        )
+        for edition_id, slug, day, status, count in session.execute(
+            select(Edition.id, MailingList.slug, Edition.date, Edition.status, items)
+            .join(MailingList, MailingList.id == Edition.list_id)
+            .where(Edition.status.in_(("approved", "draft")), MailingList.slug.in_(configs))
+        ):
+            lst = configs[slug]
+            if status == "draft" and (lst.review != "auto" or (not count and not lst.send_empty)):
+                continue  # a required list's draft gets held; an empty one sends no mail
+            deadline = send_deadline(lst, day)
+            if deadline is not None and now > deadline:
+                overdue.add(edition_id)
+    ids |= overdue
     if not ids:
         return []
-    return recent_editions(session, limit=len(ids), ids=ids)
+    states = recent_editions(session, limit=len(ids), ids=sorted(ids))
+    for state in states:
+        state.overdue = state.id in overdue
+        lst = configs.get(state.list_slug)
+        if lst is not None:
+            state.send_deadline = send_deadline(lst, date.fromisoformat(state.date))
+    return states
+
+
+def send_deadline(list_config: ListConfig, day: date) -> datetime | None:
+    """The end (UTC) of the grace window of LIST_CONFIG's last send time on its local DAY; None
+    if its schedule sends nothing that day (or is invalid)."""
+    from newsletter.errors import ConfigError
+    from newsletter.jobs import send_grace
+
+    try:
+        schedule = ListSchedule.of(list_config)
+    except ConfigError:
+        return None
+    last = None
+    fire = schedule.send.get_next_fire_time(None, datetime.combine(day, time(), schedule.timezone))
+    while fire is not None and schedule.local_day(fire) == day:
+        last = fire
+        fire = schedule.send.get_next_fire_time(fire, fire)
+    return None if last is None else last.astimezone(UTC) + send_grace(list_config)
 
 
 @dataclass

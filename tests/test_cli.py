@@ -191,6 +191,32 @@ def test_an_editor_does_each_step_by_hand(workspace_config: str, tmp_path: Path)
     assert wrong.exit_code == 2 and "'drafts' is not one of draft" in wrong.output
 
 
+def test_sending_a_held_edition_says_to_approve_it_first(workspace_config: str) -> None:
+    from sqlalchemy import update
+
+    from newsletter.config import load
+    from newsletter.store.db import Store
+    from newsletter.store.models import Edition
+
+    run = CliRunner().invoke
+    for args in (["init"], ["collect"]):
+        assert run(cli, ["--config", workspace_config, *args]).exit_code == 0
+    built = run(cli, ["--config", workspace_config, "editions", "build", "--list", "revue-fr", "--date", "2026-11-28"])
+    edition_id = built.output.split()[1]
+    store = Store.open(load(workspace_config).database_url)
+    with store.session() as session:  # as the daemon leaves it at its send time
+        session.execute(update(Edition).where(Edition.id == int(edition_id)).values(status="held"))
+        session.commit()
+    store.close()
+    for extra in ([], ["--plan-only"]):
+        result = run(cli, ["--config", workspace_config, "editions", "send", edition_id, *extra])
+        assert result.exit_code == 1, result.output
+        assert (
+            f"edition {edition_id} is held, not approved: approve it first ('newsletter editions approve "
+            f"{edition_id}'), then run 'newsletter editions send {edition_id}' again"
+        ) in " ".join(result.output.split())
+
+
 def test_send_without_a_secret_key_says_what_to_set(workspace_config: str, monkeypatch) -> None:
     monkeypatch.delenv("NEWSLETTER_SECRET_KEY")
     result = CliRunner().invoke(cli, ["--config", workspace_config, "editions", "send", "1"])

@@ -384,6 +384,160 @@ def test_a_held_edition_stays_unsent_after_the_grace_window(store: Store, newsro
     assert _recipients(tmp_path / "outbox") == []
 
 
+# -- a send job that sent nothing, or did not run ---------------------------------------------
+
+
+class _Down(OutboxBackend):
+    """The outbox, except that the batches of DOWN's addresses meet a server that is down."""
+
+    def __init__(self, folder: Path, down: set[str]) -> None:
+        super().__init__(folder)
+        self.down = down
+
+    def send_batch(self, batch):  # noqa: ANN001, ANN201
+        from newsletter.deliver.message import RetryableDeliveryError
+
+        if {r.email for r in batch.recipients} & self.down:
+            raise RetryableDeliveryError("smtp.example.org:587 unreachable: connection refused")
+        return super().send_batch(batch)
+
+
+def _one_per_batch(config):  # noqa: ANN001, ANN202
+    import dataclasses
+
+    return dataclasses.replace(config, delivery=dataclasses.replace(config.delivery, batch_size=1))
+
+
+def test_a_send_that_could_send_nothing_says_so_at_warning(store: Store, newsroom, tmp_path: Path, caplog) -> None:
+    lst = _list()
+    _, first, _ = _times(lst)
+    config = _one_per_batch(newsroom)
+    everyone = {f"reader{i}@example.org" for i in range(3)}
+    with store.session() as session, caplog.at_level(logging.INFO, "newsletter.daemon"):
+        backend = _Down(config.outbox_dir, everyone)
+        result = send_list(session, config, lst, now=first, backend=backend, secret=SECRET)
+    assert (result.outcome, result.messages) == ("nothing sent yet", 0)
+    summary = result.summary()
+    assert summary.startswith(f"nothing sent yet: edition {result.edition_id}; 3 batches wait for a retry, the next after 20")
+    assert "connection refused" in summary and result.notes  # the daemon records it as an error
+    (line,) = [r for r in caplog.records if "nothing sent yet" in r.getMessage()]
+    assert line.levelno == logging.WARNING
+    assert re.search(r"revue: edition \d+ for 2026-10-25: nothing sent yet \(0 messages\): 3 batches wait "
+                     r"for a retry, the next after 20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC \(batch \d: attempt 1 of 5 failed: smtp.example.org:587 "
+                     r"unreachable: connection refused\) \(the held:revue check sends them when due\)", line.getMessage())
+    assert not [r for r in caplog.records if "sent in" in r.getMessage() and r.levelno == logging.INFO]
+    assert _recipients(tmp_path / "outbox") == []
+
+
+def test_a_send_that_went_in_part_says_which_batches_wait_and_why(store: Store, newsroom, tmp_path: Path, caplog) -> None:
+    lst = _list()
+    _, first, _ = _times(lst)
+    config = _one_per_batch(newsroom)
+    with store.session() as session, caplog.at_level(logging.INFO, "newsletter.daemon"):
+        backend = _Down(config.outbox_dir, {"reader1@example.org"})
+        result = send_list(session, config, lst, now=first, backend=backend, secret=SECRET)
+    assert (result.outcome, result.messages, result.notes) == ("partly sent", 2, [])  # not a problem yet
+    assert result.summary().startswith(f"partly sent: edition {result.edition_id}, 2 messages; 1 batches wait for a retry")
+    assert "(batch 2: attempt 1 of 5 failed: smtp.example.org:587 unreachable: connection refused)" in result.summary()
+    (line,) = [r for r in caplog.records if "partly sent" in r.getMessage()]
+    assert line.levelno == logging.WARNING and ": partly sent: 2 messages sent in 2 batches; 1 batches wait" in line.getMessage()
+    assert _recipients(tmp_path / "outbox") == ["reader0@example.org", "reader2@example.org"]
+
+
+def test_the_retry_line_names_the_earliest_attempt_and_its_reason() -> None:
+    from newsletter.jobs import retry_line
+
+    assert retry_line([]) == ""
+    assert retry_line([
+        "batch 3: next attempt after 2026-10-25 00:33:00 UTC: 421 busy",
+        "batch 2: next attempt after 2026-10-25 00:31:30 UTC: connection refused",
+    ]) == "2 batches wait for a retry, the next after 2026-10-25 00:31:30 UTC (batch 2: connection refused)"
+    assert retry_line(["something else"]) == "1 batches wait for a retry: something else"
+
+
+@pytest.mark.parametrize("review", ["auto", "required"])
+def test_an_edition_its_send_job_did_not_send_goes_at_the_next_check_once(
+    store: Store, newsroom, tmp_path: Path, caplog, review: str,
+) -> None:
+    """The send job failed (lists.toml briefly invalid, a database hiccup): within the grace
+    window the held check sends the auto list's draft, or the approved edition; once."""
+    lst = _list(review=review)
+    draft, first, second = _times(lst)
+    with store.session() as session, caplog.at_level(logging.INFO, "newsletter.daemon"):
+        edition = draft_list(session, lst, now=draft)
+        if review == "required":
+            approve(get_edition(session, edition.id))
+            get_edition(session, edition.id).approved_at = draft + timedelta(minutes=5)
+            session.commit()
+        # no send job at `first`: it failed before touching the store
+        if review == "auto":  # the send job gets a check's time to go first
+            assert _release(session, newsroom, lst, first + timedelta(seconds=30)) is None
+        released = _release(session, newsroom, lst, first + timedelta(minutes=2))
+        assert (released.outcome, released.edition_id, released.messages) == ("sent", edition.id, 3)
+        assert _release(session, newsroom, lst, first + timedelta(minutes=3)) is None
+        # the send job after all (a run within its grace, or the repeated 02:30): nothing more
+        late = _send(session, newsroom, lst, first + timedelta(minutes=4))
+        assert (late.outcome, late.messages) == ("already sent", 0)
+        assert _send(session, newsroom, lst, second).outcome == "already sent"
+        assert [e.status for e in _editions(session)] == ["sent"]
+    assert _recipients(tmp_path / "outbox") == [f"reader{i}@example.org" for i in range(3)]
+    if review == "auto":
+        assert "still a draft after its send time (its send job failed or did not run)" in caplog.text
+        assert "for 2026-10-25 by the held check: 3 messages sent in 1 batches" in caplog.text
+    else:
+        assert "approved, not sent by its send job: sent by the held check: 3 messages sent" in caplog.text
+
+
+def test_a_check_after_a_sent_edition_or_with_the_send_job_first_sends_nothing_more(store: Store, newsroom, tmp_path: Path) -> None:
+    lst = _list()
+    draft, first, _ = _times(lst)
+    with store.session() as session:
+        draft_list(session, lst, now=draft)
+        assert _send(session, newsroom, lst, first).messages == 3
+        for minutes in (0, 2, 29):
+            assert _release(session, newsroom, lst, first + timedelta(minutes=minutes)) is None
+        # an edition sent by the check and then by the ledger again: send_edition sends nothing twice
+        from newsletter.deliver.send import send_edition
+
+        (edition,) = _editions(session)
+        again = send_edition(session, newsroom, lst, edition.id, OutboxBackend(newsroom.outbox_dir), SECRET)
+        assert again.sent == 0
+    assert _recipients(tmp_path / "outbox") == [f"reader{i}@example.org" for i in range(3)]
+
+
+def test_a_required_list_draft_its_send_job_missed_is_held_by_the_check(store: Store, newsroom, tmp_path: Path) -> None:
+    lst = _list(review="required")
+    draft, first, _ = _times(lst)
+    with store.session() as session:
+        edition = draft_list(session, lst, now=draft)
+        held = _release(session, newsroom, lst, first + timedelta(minutes=2))
+        assert (held.outcome, held.edition_id) == ("held", edition.id)
+        assert [e.status for e in _editions(session)] == ["held"]
+    assert _recipients(tmp_path / "outbox") == []
+
+
+def test_an_auto_draft_still_unsent_when_its_window_closes_is_logged_with_the_commands(
+    store: Store, newsroom, tmp_path: Path, caplog,
+) -> None:
+    lst = _list(schedule="0 7 * * *")
+    schedule = ListSchedule.of(lst)
+    send_at = schedule.next_send(EVE)
+    closes = send_at + timedelta(minutes=30)
+    with store.session() as session, caplog.at_level(logging.INFO, "newsletter.daemon"):
+        edition = draft_list(session, lst, now=schedule.next_draft(EVE))
+        missed = _release(session, newsroom, lst, closes + timedelta(seconds=30))
+        assert (missed.outcome, missed.edition_id, missed.messages) == ("not sent", edition.id, 0)
+        assert _release(session, newsroom, lst, closes + timedelta(minutes=2)) is None  # logged once
+        assert [e.status for e in _editions(session)] == ["draft"]
+    assert (
+        f"revue: edition {edition.id} for 2026-10-25 still a draft when its grace window closed at "
+        f"2026-10-25 06:30 UTC: not sent (its send job did not run or failed; approve it "
+        f"('newsletter editions approve {edition.id}'), then 'newsletter editions send {edition.id}', "
+        "to send it anyway)"
+    ) in caplog.text
+    assert _recipients(tmp_path / "outbox") == []
+
+
 def test_an_approval_at_the_end_of_the_window_counts_though_the_check_runs_later(store: Store, newsroom, tmp_path: Path) -> None:
     lst = _list(review="required", schedule="0 7 * * *")
     schedule = ListSchedule.of(lst)
@@ -591,6 +745,40 @@ def _workspace(tmp_path: Path, monkeypatch) -> Path:
     return config
 
 
+def test_a_missed_send_names_the_command_that_sends_its_edition(tmp_path: Path, monkeypatch) -> None:
+    from datetime import date
+
+    from newsletter.jobs import missed_send_step
+
+    config = str(_workspace(tmp_path, monkeypatch))
+    store = Store.open(f"sqlite:///{tmp_path / 'newsletter.db'}")
+    with store.session() as session:
+        list_id = sync_lists(session, [_list(schedule="0 7 * * *")])["revue"].id
+        for n, status in enumerate(["approved", "draft", "held", "sent"], 1):
+            session.add(Edition(list_id=list_id, date=date(2026, 11, n), status=status))
+        session.commit()
+        ids = [e.id for e in _editions(session)]
+    store.close()
+
+    def step(day: int) -> str:  # the send of 07:00 Paris is 06:00 UTC in November
+        return missed_send_step(config, "revue", datetime(2026, 11, day, 6, 0, tzinfo=UTC))
+
+    assert step(1) == (f"edition {ids[0]} for 2026-11-01 is approved, not sent: send it with "
+                       f"'newsletter editions send {ids[0]}'")
+    for day, status in ((2, "draft"), (3, "held")):
+        edition_id = ids[day - 1]
+        assert step(day) == (
+            f"edition {edition_id} for 2026-11-0{day} is {status}, not sent: approve it "
+            f"('newsletter editions approve {edition_id}'), then send it with 'newsletter editions send {edition_id}'"
+        )
+    assert step(4) == f"edition {ids[3]} for 2026-11-04 is sent"
+    assert step(5) == (
+        "no edition for 2026-11-05: build it ('newsletter editions build --list revue --date 2026-11-05'), "
+        "approve it, then send it ('newsletter editions send ID')"
+    )
+    assert missed_send_step(config, "gone", datetime(2026, 11, 1, tzinfo=UTC)).startswith("see 'newsletter status'")
+
+
 def _wait_for(condition, what: str, seconds: float = 20) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -717,6 +905,9 @@ def test_a_run_missed_beyond_its_grace_is_recorded_as_missed(tmp_path: Path, mon
     # coalesced: the latest of the runs missed since then is the one named
     when = re.search(r"the run of (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) UTC was missed by more than its grace", result.message)
     assert when and "skipped" in result.message, result.message
+    # and what to run: no edition was built for that day
+    assert "skipped; no edition for 20" in result.message
+    assert "('newsletter editions build --list revue --date 20" in result.message
     run = datetime.strptime(when.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
     assert two_days_ago < run < datetime.now(UTC) and run.astimezone(ZoneParis).hour == hour
     assert not (tmp_path / "outbox").exists()  # nothing was sent for it

@@ -10,7 +10,15 @@ from sqlalchemy import select
 from newsletter.audience.lists import ListConfig, sync_lists
 from newsletter.dashboard import list_cards, recent_sends
 from newsletter.store.db import Store
-from newsletter.store.models import ConsentEvent, DeliveryBatch, Edition, ProviderEvent, Subscriber
+from newsletter.store.models import (
+    Article,
+    ConsentEvent,
+    DeliveryBatch,
+    Edition,
+    EditionItem,
+    ProviderEvent,
+    Subscriber,
+)
 
 REVUE = ListConfig(slug="revue", name="Revue", from_name="R", from_address="r@example.org",
                    tags=["economie"], schedule="0 7 * * *", timezone="Africa/Casablanca")
@@ -132,3 +140,58 @@ def test_a_send_counts_delivered_bounces_complaints_and_unsubscribes(store: Stor
     assert list(sends) == [other, second, first]  # newest first (same day: the later one)
     counted = {k: (s.delivered, s.bounced, s.complained, s.unsubscribed) for k, s in sends.items()}
     assert counted == {first: (8, 2, 1, 1), second: (5, 1, 0, 2), other: (0, 0, 0, 1)}
+
+
+def test_messages_sent_add_up_the_batches_sent_at_once_and_after_a_retry(store: Store) -> None:
+    from newsletter.report import recent_editions
+
+    ids = _lists(store)
+    retried = _edition(store, ids["revue"], date(2026, 11, 29), "sent", sent_at=NOW - timedelta(days=2))
+    plain = _edition(store, ids["revue"], date(2026, 11, 30), "sent", sent_at=NOW - timedelta(days=1))
+    later = NOW - timedelta(days=2, minutes=-5)  # a batch put back once keeps its not_before
+    batches = [(retried, 10, None), (retried, 7, later), (retried, 1, later),
+               (plain, 6, None), (plain, 7, None)]
+    with store.session() as session:
+        for number, (edition, count, not_before) in enumerate(batches, 1):
+            session.add(DeliveryBatch(
+                edition_id=edition, number=number, first_subscriber_id=number,
+                last_subscriber_id=number, recipients=list(range(count)), status="sent",
+                sent_count=count, not_before=not_before,
+            ))
+        session.commit()
+        states = {e.id: e for e in recent_editions(session, ids=[retried, plain])}
+        (card,) = list_cards(session, [REVUE], NOW)
+    assert (states[retried].recipients_sent, states[plain].recipients_sent) == (18, 13)
+    assert states[retried].batches == {"sent": 3} and states[plain].batches == {"sent": 2}
+    assert card.last_sent is not None and card.last_sent.progress.sent == 13
+
+
+def _article(session) -> int:  # noqa: ANN001
+    article = Article(url="https://wire.example/1", title="Un article", text="Un texte.", content_hash="h1")
+    session.add(article)
+    session.flush()
+    return article.id
+
+
+def test_attention_lists_due_editions_left_unsent_past_their_grace_window(store: Store) -> None:
+    from newsletter.report import attention_editions
+
+    ids = _lists(store)  # revue (required) sends at 07:00 Casablanca: 06:00 UTC, window to 06:30
+    day = date(2026, 11, 30)
+    approved = _edition(store, ids["revue"], day, "approved")
+    held = _edition(store, ids["revue"], date(2026, 11, 29), "held")
+    draft = _edition(store, ids["digest"], day, "draft")  # digest: auto, 06:30 Paris = 05:30 UTC
+    _edition(store, ids["digest"], date(2026, 11, 27), "draft")  # no item, send_empty off: no mail
+    required = _edition(store, ids["revue"], date(2026, 11, 28), "draft")  # gets held, not sent
+    with store.session() as session:
+        session.add(EditionItem(edition_id=draft, article_id=_article(session), section="eco",
+                                position=1, included=True))
+        session.commit()
+        before = {e.id: e for e in attention_editions(session, [REVUE, DIGEST], datetime(2026, 11, 30, 6, 1, tzinfo=UTC))}
+        after = {e.id: e for e in attention_editions(session, [REVUE, DIGEST], datetime(2026, 11, 30, 6, 31, tzinfo=UTC))}
+        plain = attention_editions(session)  # without the lists: held and uncertain only
+    assert set(before) == {held, draft} and before[draft].overdue and not before[held].overdue
+    assert set(after) == {held, draft, approved} and after[approved].overdue
+    assert after[approved].send_deadline == datetime(2026, 11, 30, 6, 30, tzinfo=UTC)
+    assert after[held].send_deadline == datetime(2026, 11, 29, 6, 30, tzinfo=UTC)
+    assert required not in after and [e.id for e in plain] == [held]

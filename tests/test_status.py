@@ -59,11 +59,19 @@ def test_held_and_uncertain_editions_and_the_heartbeat(workspace_config: str, tm
         batch.status = "uncertain"
     store.close()
     write_heartbeat(tmp_path / "daemon.heartbeat", datetime.now(UTC))
-    out = " ".join(ok(workspace_config, "status").split())  # rich wraps long lines at 80 columns
+    # revue-fr sends at 07:00 in Casablanca (06:00 UTC in November): its window closes at 06:30
+    out = " ".join(ok(workspace_config, "status", "--at", "2026-11-28 06:10").split())  # rich wraps at 80
     assert (
-        f"edition #{held} (revue-fr, 2026-11-28, held): held: approve it within the grace window "
-        f"('newsletter editions approve {held}')"
+        f"edition #{held} (revue-fr, 2026-11-28, held): held: approve it within the grace window, "
+        f"by 2026-11-28 06:30 UTC ('newsletter editions approve {held}')"
     ) in out
+    closed = " ".join(ok(workspace_config, "status", "--at", "2026-11-28 06:31").split())
+    assert (
+        f"edition #{held} (revue-fr, 2026-11-28, held): held, its grace window closed at 2026-11-28 "
+        f"06:30 UTC: approve it ('newsletter editions approve {held}'), then send it "
+        f"('newsletter editions send {held}')"
+    ) in closed
+    assert "within the grace window" not in closed
     assert f"edition #{sent} (digest-en, 2026-11-28, sent): 1 uncertain batches: see 'newsletter editions show {sent}'" in out
     assert re.search(r"daemon: last heartbeat \d s ago", out)
 
@@ -87,3 +95,32 @@ def test_the_last_result_of_each_daemon_job(workspace_config: str) -> None:  # n
     assert "send:revue-fr 2026-03-02 07:00 UTC ok: sent: edition 4, 3 messages" in flat
     assert "collect:agency 2026-03-02 06:45 UTC error: sources[0].url: file not found: /srv/feeds/agency" in flat
     assert "draft:digest-en 2026-03-02 07:01 UTC missed: the run of 2026-03-02 06:30 UTC was missed" in flat
+
+
+def test_an_edition_due_but_unsent_past_its_grace_window_needs_someone(workspace_config: str) -> None:  # noqa: F811
+    """The send job failed, or the daemon was down through the send time and its grace."""
+    ok = _ok
+    ok(workspace_config, "init")
+    ok(workspace_config, "collect")
+    # Monday 2026-11-30: revue-fr (required) sends at 06:00 UTC, digest-en (auto) at 06:30 UTC
+    approved = ok(workspace_config, "editions", "build", "--list", "revue-fr", "--date", "2026-11-30").split()[1]
+    ok(workspace_config, "editions", "approve", approved)
+    draft = ok(workspace_config, "editions", "build", "--list", "digest-en", "--date", "2026-11-30").split()[1]
+    before = " ".join(ok(workspace_config, "status", "--at", "2026-11-30 06:20").split())
+    assert "not sent by the end of its grace window" not in before  # the daemon may still send both
+    one = " ".join(ok(workspace_config, "status", "--at", "2026-11-30 06:40").split())
+    assert (
+        f"edition #{approved} (revue-fr, 2026-11-30, approved): not sent by the end of its grace "
+        f"window (2026-11-30 06:30 UTC): send it ('newsletter editions send {approved}')"
+    ) in one
+    assert f"edition #{draft} " not in one
+    both = " ".join(ok(workspace_config, "status", "--at", "2026-11-30 07:01").split())
+    assert (
+        f"edition #{draft} (digest-en, 2026-11-30, draft): not sent by the end of its grace window "
+        f"(2026-11-30 07:00 UTC; review auto): approve it ('newsletter editions approve {draft}'), "
+        f"then send it ('newsletter editions send {draft}')"
+    ) in both
+    assert f"edition #{approved} (revue-fr" in both
+    ok(workspace_config, "editions", "send", approved)
+    after = " ".join(ok(workspace_config, "status", "--at", "2026-11-30 07:01").split())
+    assert f"edition #{approved} " not in after and f"edition #{draft} (digest-en" in after

@@ -129,9 +129,15 @@ def status(ctx: click.Context, at: Any) -> None:
     config = config_of(ctx)
     now = at.replace(tzinfo=UTC) if at is not None else datetime.now(UTC)
     store = store_of(ctx)
+    try:
+        lists = lists_of(config)
+    except NewsletterError as exc:  # said below, with the schedules
+        lists, lists_error = [], exc
+    else:
+        lists_error = None
     with store.session() as session:
         state = store_status(session)
-        attention = attention_editions(session)
+        attention = attention_editions(session, lists, now)
     console = Console()
     table = Table("source", "kind", "articles", "last fetch", "last error")
     for row in state.sources:
@@ -157,7 +163,9 @@ def status(ctx: click.Context, at: Any) -> None:
         return f"{moment:%Y-%m-%d %H:%M %Z} ({moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
 
     try:
-        plans = list_plans(lists_of(config), now)
+        if lists_error is not None:
+            raise lists_error
+        plans = list_plans(lists, now)
     except NewsletterError as exc:  # the store's state is still worth showing
         console.print(f"schedules: {exc}", markup=False, highlight=False)
         plans = []
@@ -183,8 +191,19 @@ def status(ctx: click.Context, at: Any) -> None:
         console.print(f"  {r.job:<{width}}  {r.at:%Y-%m-%d %H:%M} UTC  {r.result}: {r.message}",
                       markup=False, highlight=False)
     for e in attention:
-        if e.status == "held":
-            step = f"held: approve it within the grace window ('newsletter editions approve {e.id}')"
+        closes = f"{e.send_deadline:%Y-%m-%d %H:%M} UTC" if e.send_deadline else ""
+        approve_cmd = f"'newsletter editions approve {e.id}'"
+        send_cmd = f"'newsletter editions send {e.id}'"
+        if e.status == "held" and e.send_deadline is not None and now <= e.send_deadline:
+            step = f"held: approve it within the grace window, by {closes} ({approve_cmd})"
+        elif e.status == "held":
+            step = (f"held, its grace window closed{f' at {closes}' if closes else ''}: "
+                    f"approve it ({approve_cmd}), then send it ({send_cmd})")
+        elif e.overdue and e.status == "approved":
+            step = f"not sent by the end of its grace window ({closes}): send it ({send_cmd})"
+        elif e.overdue:
+            step = (f"not sent by the end of its grace window ({closes}; review auto): "
+                    f"approve it ({approve_cmd}), then send it ({send_cmd})")
         else:
             n = e.batches.get("uncertain", 0)
             step = f"{n} uncertain batches: see 'newsletter editions show {e.id}'"
