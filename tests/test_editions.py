@@ -293,6 +293,36 @@ def test_unapprove_to_edit(store: Store, newsroom) -> None:
         assert edition.subject == "x"
 
 
+def test_an_address_the_smtp_server_says_does_not_exist_is_marked_bounced(
+    store: Store, newsroom, smtp_server
+) -> None:
+    """A 550 5.1.1 is a hard bounce: the reader is bounced on the list, in the consent history,
+    and the next edition does not go to that address. Other refusals are the message's own."""
+    from newsletter.deliver.outcomes import hard_bounce
+    from newsletter.deliver.smtp import SMTPBackend
+    from newsletter.store.models import ConsentEvent
+
+    _members(store, 3)
+    smtp_server.handler.refuse.add("reader1@example.org")
+    backend = SMTPBackend("127.0.0.1", smtp_server.port, "none")
+    try:
+        with store.session() as session:
+            edition = _planned(session, 1000)
+            session.commit()
+            report = send_edition(session, newsroom, _list(), edition.id, backend, SECRET)
+    finally:
+        backend.close()
+    assert report.sent == 2
+    with store.session() as session:
+        status = {m.subscriber.email: m.status for m in session.scalars(select(Membership))}
+        events = session.scalars(select(ConsentEvent).where(ConsentEvent.origin == "smtp")).all()
+    assert status == {"reader0@example.org": "active", "reader1@example.org": "bounced",
+                      "reader2@example.org": "active"}
+    assert [(e.action, e.status) for e in events] == [("bounce", "bounced")]
+    assert not hard_bounce("550 5.7.1 Message rejected as spam")  # the content, not the address
+    assert not hard_bounce("552 5.3.4 Message size exceeds fixed limit")
+
+
 def test_an_edition_goes_out_over_smtp_on_one_connection(store: Store, newsroom, smtp_server) -> None:
     """The whole send against a real SMTP server on loopback: every reader once, one connection."""
     from newsletter.deliver.smtp import SMTPBackend
