@@ -20,7 +20,7 @@ it goes out as edition 0 (like the editors' notices), plans no batch and reaches
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
@@ -171,12 +171,8 @@ def delivery_progress(session: Session, edition_id: int) -> DeliveryProgress:
 def scheduled_send(list_config: ListConfig, day: date) -> datetime | None:
     """When the list's schedule sends the edition of DAY (aware, in the list's time zone), or
     None when no send time falls on that day (a weekday-only list on a Sunday)."""
-    schedule = ListSchedule.of(list_config)
-    start = datetime.combine(day, time.min, tzinfo=schedule.timezone)
-    fire = schedule.next_send(start)
-    if fire is None or schedule.local_day(fire) != day:
-        return None
-    return fire.astimezone(schedule.timezone)
+    times = ListSchedule.of(list_config).send_times(day)
+    return times[0] if times else None
 
 
 # -- edits -------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import func, or_, select
@@ -186,12 +186,8 @@ def send_deadline(list_config: ListConfig, day: date) -> datetime | None:
         schedule = ListSchedule.of(list_config)
     except ConfigError:
         return None
-    last = None
-    fire = schedule.send.get_next_fire_time(None, datetime.combine(day, time(), schedule.timezone))
-    while fire is not None and schedule.local_day(fire) == day:
-        last = fire
-        fire = schedule.send.get_next_fire_time(fire, fire)
-    return None if last is None else last.astimezone(UTC) + send_grace(list_config)
+    times = schedule.send_times(day)
+    return times[-1].astimezone(UTC) + send_grace(list_config) if times else None
 
 
 @dataclass

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
@@ -220,6 +220,15 @@ class ListSchedule:
 
     def local_day(self, when: datetime) -> date:
         return when.astimezone(self.timezone).date()
+
+    def send_times(self, day: date) -> list[datetime]:
+        """The send times that fall on the local DAY, in order (aware, in the list's zone)."""
+        times = []
+        fire = self.next_send(datetime.combine(day, time.min, tzinfo=self.timezone))
+        while fire is not None and self.local_day(fire) == day:
+            times.append(fire.astimezone(self.timezone))
+            fire = self.send.get_next_fire_time(fire, fire)
+        return times
 
     def draft_day(self, now: datetime) -> date:
         """The edition a draft built at NOW is for: the day of the next send at or after NOW."""
