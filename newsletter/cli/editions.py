@@ -206,18 +206,6 @@ def editions_unapprove(ctx: click.Context, edition_id: int) -> None:
     click.echo(f"edition {edition_id} is a draft again")
 
 
-def _check_not_held(edition: Any) -> None:
-    """A held edition is sent once approved: say so, rather than "held, not approved"."""
-    from newsletter.errors import EditionError
-
-    if edition.status == "held":
-        raise EditionError(
-            f"edition {edition.id} is held, not approved: approve it first ('newsletter editions "
-            f"approve {edition.id}'), then run 'newsletter editions send {edition.id}' again",
-            code="send-not-approved", status=edition.status,
-        )
-
-
 @editions.command(name="send")
 @click.argument("edition_id", type=int)
 @click.option("--resend-uncertain", is_flag=True,
@@ -239,7 +227,6 @@ def editions_send(ctx: click.Context, edition_id: int, resend_uncertain: bool, p
         store = store_of(ctx.parent)
         with closing(store), store.session() as session:
             edition = get_edition(session, edition_id)
-            _check_not_held(edition)
             planned = start_sending(session, config, edition)
             requeued = requeue_uncertain(session, edition_id) if resend_uncertain else []
             counts = delivery_counts(session, edition_id)
@@ -254,9 +241,7 @@ def editions_send(ctx: click.Context, edition_id: int, resend_uncertain: bool, p
     try:
         store = store_of(ctx.parent)
         with closing(store), store.session() as session, Progress(transient=True) as bar:
-            edition = get_edition(session, edition_id)
-            _check_not_held(edition)
-            list_config = edition_list(config, edition)
+            list_config = edition_list(config, get_edition(session, edition_id))
             task = bar.add_task(f"sending edition {edition_id}", total=None)
             report = send_edition(
                 session, config, list_config, edition_id, backend, secret,

@@ -85,7 +85,11 @@ Progress = Callable[[int, int], None]  # (batches done, batches in all)
 def start_sending(session: Session, config: Config, edition: Edition) -> int:
     """Plan an approved edition's batches and mark it sending (committed); batches planned now."""
     if edition.status in ("draft", "held", "cancelled"):
-        hint = f": approve it first ('newsletter editions approve {edition.id}')" if edition.status == "draft" else ""
+        hint = (
+            f": approve it first ('newsletter editions approve {edition.id}'), then run "
+            f"'newsletter editions send {edition.id}' again"
+            if edition.status in ("draft", "held") else ""
+        )
         raise EditionError(
             f"edition {edition.id} is {edition.status}, not approved{hint}",
             code="send-not-approved", status=edition.status,
