@@ -298,7 +298,7 @@ def test_an_address_the_smtp_server_says_does_not_exist_is_marked_bounced(
 ) -> None:
     """A 550 5.1.1 is a hard bounce: the reader is bounced on the list, in the consent history,
     and the next edition does not go to that address. Other refusals are the message's own."""
-    from newsletter.deliver.outcomes import hard_bounce
+    from newsletter.deliver.bounces import hard_bounce
     from newsletter.deliver.smtp import SMTPBackend
     from newsletter.store.models import ConsentEvent
 

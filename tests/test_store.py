@@ -288,3 +288,51 @@ def test_revision_0011_adds_page_failures_in_place_and_downgrades(db_url: str) -
         assert conn.scalar(text("SELECT count(*) FROM summaries")) == 1
     assert migrate(engine) == ("0010", head_revision())
     engine.dispose()
+
+
+# -- revision 0012: the journal of batches sent message by message -----------------------------
+
+
+def test_revision_0012_adds_the_delivery_journal_in_place_and_downgrades(db_url: str) -> None:
+    """Batches from before are kept, not journaled (an interrupted one stays uncertain whole);
+    the journal goes with its batch; the downgrade keeps the batches."""
+    from alembic import command
+    from sqlalchemy import MetaData, inspect, text
+
+    from newsletter.store.db import _alembic_config
+
+    engine = make_engine(db_url)
+    command.upgrade(_alembic_config(engine), "0011")
+    meta = MetaData()
+    meta.reflect(engine)
+    t = meta.tables
+    now = datetime(2026, 11, 28, tzinfo=timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(t["lists"].insert().values(id=1, slug="news", name="News", language="fr", created_at=now))
+        conn.execute(t["editions"].insert().values(
+            id=1, list_id=1, date=now.date(), status="sending", subject="S", preheader="",
+            intro="", created_at=now))
+        conn.execute(t["delivery_batches"].insert().values(
+            id=1, edition_id=1, number=1, first_subscriber_id=1, last_subscriber_id=2,
+            recipients=[1, 2], status="sending", attempts=1, sent_count=0, created_at=now,
+            updated_at=now))
+    assert migrate(engine) == ("0011", head_revision())
+    with engine.begin() as conn:
+        assert conn.scalar(text("SELECT journaled FROM delivery_batches WHERE id = 1")) in (False, 0)
+        conn.execute(text("UPDATE delivery_batches SET journaled = true"))
+        conn.execute(text(
+            "INSERT INTO delivery_journal (batch_id, subscriber_id, state) VALUES (1, 1, 'sent')"))
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM delivery_batches WHERE id = 1"))
+        assert conn.scalar(text("SELECT count(*) FROM delivery_journal")) == 0
+        conn.execute(t["delivery_batches"].insert().values(
+            id=2, edition_id=1, number=1, first_subscriber_id=1, last_subscriber_id=2,
+            recipients=[1, 2], status="sent", attempts=1, sent_count=2, created_at=now,
+            updated_at=now))
+    command.downgrade(_alembic_config(engine), "0011")
+    assert "journaled" not in {c["name"] for c in inspect(engine).get_columns("delivery_batches")}
+    assert "delivery_journal" not in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT sent_count FROM delivery_batches WHERE id = 2")) == 2
+    assert migrate(engine) == ("0011", head_revision())
+    engine.dispose()

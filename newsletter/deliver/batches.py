@@ -31,7 +31,12 @@ A batch goes ``pending -> sending -> sent | failed | uncertain``:
   (``editions send ID --resend-uncertain`` puts it back, on an editor's word). The pid test
   needs worker host names unique per pid namespace (true of separate machines, containers and
   pods); a reused pid only delays the verdict until the lease runs out. A worker that lost its
-  claim records nothing (:func:`finish_batch` checks ``claimed_by``).
+  claim records nothing (:func:`finish_batch` checks ``claimed_by``);
+- journaled batches (SMTP, message by message: :mod:`newsletter.deliver.journal`): instead of
+  the whole batch, only the messages in hand when the sender stopped are ``uncertain``; those
+  accepted or refused stay in the batch (``sent``), those never started go to a new ``pending``
+  batch, sent by the next worker (:func:`settle_journal`). A sender found abandoned while alive
+  learns it before its next message and sends nothing more of the batch.
 
 A batch the provider refuses for good is ``failed``; running ``editions send`` again retries the
 edition's failed batches. Sending a sent edition again sends nothing more.
@@ -64,10 +69,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, and_, case, func, or_, select, update
+from sqlalchemy import Engine, and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from newsletter.store.models import DeliveryBatch, Edition, Membership, utcnow
+from newsletter.deliver.bounces import mark_bounced
+from newsletter.deliver.journal import IN_HAND
+from newsletter.store.models import (
+    DeliveryBatch,
+    Edition,
+    JournalEntry,
+    Membership,
+    Subscriber,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +130,8 @@ def mark_abandoned(
         query.order_by(DeliveryBatch.id).with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     ).all()
-    marked = []
+    marked: list[DeliveryBatch] = []
+    refusals: list[tuple[int, list[tuple[int, str]]]] = []
     for batch in batches:
         if batch.claimed_by is None:
             reason = INTERRUPTED
@@ -128,23 +143,139 @@ def mark_abandoned(
             reason = f"{INTERRUPTED} (worker {batch.claimed_by} died)"
         else:
             continue
-        owner = (
-            DeliveryBatch.claimed_by.is_(None) if batch.claimed_by is None
-            else DeliveryBatch.claimed_by == batch.claimed_by
-        )
-        done = session.execute(
-            update(DeliveryBatch)
-            .where(DeliveryBatch.id == batch.id, DeliveryBatch.status == "sending", owner)
-            .values(status="uncertain", last_error=reason, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if done.rowcount == 1:
-            marked.append(batch)
-            log.warning("batch %s of edition %s is uncertain: %s", batch.number, batch.edition_id, reason)
+        settled = _abandon(session, batch, batch.claimed_by, reason, now, renewed_since=True)
+        if settled is not None:
+            marked += settled[0]
+            refusals.append((batch.edition_id, settled[1]))
     session.commit()
+    for edition_id, refused in refusals:
+        mark_bounced(session, edition_id, refused)
     for batch in marked:
         session.refresh(batch)
     return marked
+
+
+def abandon_batch(
+    session: Session, batch: DeliveryBatch, owner: str, reason: str
+) -> list[DeliveryBatch] | None:
+    """Settle a batch OWNER stopped sending part way (interrupted): ``uncertain``, or, when it
+    was journaled, what its journal says (:func:`settle_journal`); committed. The batches left
+    uncertain, or None if the batch was no longer OWNER's and ``sending``."""
+    settled = _abandon(session, batch, owner, reason, utcnow())
+    session.commit()
+    if settled is None:
+        return None
+    mark_bounced(session, batch.edition_id, settled[1])
+    for uncertain in settled[0]:
+        session.refresh(uncertain)
+    return settled[0]
+
+
+def _abandon(
+    session: Session, batch: DeliveryBatch, owner: str | None, reason: str, now: datetime, *,
+    renewed_since: bool = False,
+) -> tuple[list[DeliveryBatch], list[tuple[int, str]]] | None:
+    """Mark BATCH uncertain if OWNER still holds it ``sending`` (with RENEWED_SINCE, under a
+    claim not renewed since BATCH was read), then settle its journal if it has one; no commit.
+    The batches left uncertain and the journal's refusals, or None when BATCH was not
+    abandoned."""
+    same_claim = [
+        DeliveryBatch.claimed_by.is_(None) if owner is None
+        else DeliveryBatch.claimed_by == owner
+    ]
+    if renewed_since:  # SQLite has no row lock: a renewal committed since our read wins
+        same_claim.append(
+            DeliveryBatch.claimed_at.is_(None) if batch.claimed_at is None
+            else DeliveryBatch.claimed_at == batch.claimed_at
+        )
+    done = session.execute(
+        update(DeliveryBatch)
+        .where(DeliveryBatch.id == batch.id, DeliveryBatch.status == "sending", *same_claim)
+        .values(status="uncertain", last_error=reason, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:
+        return None
+    session.refresh(batch)  # as it is now, under our update
+    if not batch.journaled or owner is None:
+        log.warning(
+            "batch %s of edition %s is uncertain: %s", batch.number, batch.edition_id, reason
+        )
+        return [batch], []
+    return settle_journal(session, batch, owner, reason)
+
+
+# What a journaled message's state makes of its reader when the sender stopped; the others
+# (deferred, or never started) go again.
+_SETTLED_AS = {"sent": "sent", "refused": "sent", IN_HAND: "uncertain", "uncertain": "uncertain"}
+
+
+def settle_journal(
+    session: Session, batch: DeliveryBatch, owner: str, reason: str
+) -> tuple[list[DeliveryBatch], list[tuple[int, str]]]:
+    """Split a journaled batch whose sender stopped (REASON) by what its journal says; no commit.
+
+    The messages accepted or refused stay in BATCH (``sent``); those never started, or deferred,
+    move to a ``pending`` batch, sent again by the next worker (nothing of them went); those in
+    hand when the sender stopped move to an ``uncertain`` batch. The batches left uncertain and
+    the refusals (subscriber id, reason), for :func:`~newsletter.deliver.bounces.mark_bounced`.
+    """
+    journal = {
+        subscriber_id: (state, note or "")
+        for subscriber_id, state, note in session.execute(
+            select(JournalEntry.subscriber_id, JournalEntry.state, JournalEntry.note)
+            .where(JournalEntry.batch_id == batch.id)
+        )
+    }
+    by_state: dict[str, list[int]] = {}
+    for subscriber_id in batch.recipients:
+        state = journal.get(subscriber_id, ("", ""))[0]
+        by_state.setdefault(_SETTLED_AS.get(state, "pending"), []).append(subscriber_id)
+    refused = [(i, note) for i, (state, note) in journal.items() if state == "refused"]
+    sent_count = sum(state == "sent" for state, _ in journal.values())
+    emails = _emails(session, [*by_state.get("uncertain", []), *(i for i, _ in refused)])
+    parts = []
+    if by_state.get("uncertain"):
+        in_hand = by_state["uncertain"]
+        parts.append(Part(in_hand, "uncertain", last_error=(
+            f"{reason}; {len(in_hand)} message(s) in hand: "
+            + ", ".join(emails.get(i, f"subscriber {i}") for i in in_hand)
+        )))  # fmt: skip
+    if by_state.get("pending"):
+        parts.append(Part(
+            by_state["pending"], "pending",
+            last_error=f"not handed over when the sending stopped ({reason}): sent again",
+        ))  # fmt: skip
+    if by_state.get("sent"):
+        note = "; ".join(f"{emails.get(i, i)}: {why}" for i, why in refused)
+        keep = Part(
+            by_state["sent"], "sent", sent_count=sent_count,
+            last_error=f"{len(refused)} refused: {note}" if refused else None,
+        )
+    else:
+        keep, parts = parts[0], parts[1:]
+    numbers = _split(session, batch, owner, keep, parts) or []
+    log.warning(
+        "batch %s of edition %s stopped part way (%s): %d accepted or refused, %d to send "
+        "again, %d uncertain", batch.number, batch.edition_id, reason,
+        *(len(by_state.get(group, [])) for group in ("sent", "pending", "uncertain")),
+    )
+    uncertain = [
+        number for number, part in zip([batch.number, *numbers], [keep, *parts], strict=True)
+        if part.status == "uncertain"
+    ]
+    return list(session.scalars(
+        select(DeliveryBatch).where(
+            DeliveryBatch.edition_id == batch.edition_id, DeliveryBatch.number.in_(uncertain)
+        )
+    )), refused
+
+
+def _emails(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Subscriber.id, Subscriber.email).where(Subscriber.id.in_(ids)))
+    return dict(rows.all())
 
 
 def claim_batch(session: Session, owner: str, *, edition_id: int | None = None) -> DeliveryBatch | None:
@@ -313,9 +444,11 @@ def finish_batch(session: Session, batch: DeliveryBatch, owner: str, **values: o
             DeliveryBatch.id == batch.id, DeliveryBatch.claimed_by == owner,
             DeliveryBatch.status.in_(("sending", "uncertain")),
         )
-        .values(updated_at=utcnow(), **values)
+        .values(updated_at=utcnow(), journaled=False, **values)
         .execution_options(synchronize_session=False)
     )
+    if done.rowcount == 1:
+        _clear_journal(session, batch.id)
     session.commit()
     session.refresh(batch)
     if done.rowcount != 1:
@@ -356,6 +489,21 @@ def split_batch(
     PostgreSQL; SQLite has one writer at a time) and carry BATCH's attempts on. KEEP's note
     says where the others went.
     """
+    numbers = _split(session, batch, owner, keep, moved)
+    if numbers is None:
+        session.rollback()
+        session.refresh(batch)
+        log.warning("batch %s of edition %s was taken over while %s sent it", batch.number, batch.edition_id, owner)
+        return None
+    session.commit()
+    session.refresh(batch)
+    return numbers
+
+
+def _split(
+    session: Session, batch: DeliveryBatch, owner: str, keep: Part, moved: Sequence[Part]
+) -> list[int] | None:
+    """:func:`split_batch` without the commit; None (nothing done) if OWNER lost BATCH."""
     now = utcnow()
     done = session.execute(
         update(DeliveryBatch)
@@ -367,10 +515,8 @@ def split_batch(
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:
-        session.rollback()
-        session.refresh(batch)
-        log.warning("batch %s of edition %s was taken over while %s sent it", batch.number, batch.edition_id, owner)
         return None
+    _clear_journal(session, batch.id)
     numbers: list[int] = []
     if moved:
         session.execute(select(Edition.id).where(Edition.id == batch.edition_id).with_for_update())
@@ -392,9 +538,13 @@ def split_batch(
             .values(last_error="; ".join(filter(None, [keep.last_error, where])))
             .execution_options(synchronize_session=False)
         )
-    session.commit()
-    session.refresh(batch)
+    session.flush()
     return numbers
+
+
+def _clear_journal(session: Session, batch_id: int) -> None:
+    """Forget BATCH_ID's journal: its outcome is recorded now (see newsletter.deliver.journal)."""
+    session.execute(delete(JournalEntry).where(JournalEntry.batch_id == batch_id))
 
 
 def _label(status: str) -> str:
@@ -407,6 +557,7 @@ def _part_values(part: Part) -> dict[str, object]:
         "recipients": ids, "first_subscriber_id": ids[0], "last_subscriber_id": ids[-1],
         "status": part.status, "last_error": part.last_error, "not_before": part.not_before,
         "sent_count": part.sent_count, "provider_message_id": part.provider_message_id,
+        "journaled": False,
     }
     if part.status == "pending":  # anyone's to claim
         values.update(claimed_by=None, claimed_at=None)

@@ -58,6 +58,23 @@ class MailBatch:
     recipients: list[Recipient]
     message_id_domain: str = "newsletter.invalid"
     list_name: str = ""  # the List-Id phrase ("Revue de presse"); empty means the slug alone
+    # Given by the ledger to a backend that sends message by message (``journals = True``).
+    journal: Journal | None = None
+
+
+class Journal(Protocol):
+    """The ledger's record of a batch sent message by message (see
+    :class:`newsletter.deliver.journal.BatchJournal`)."""
+
+    def before(self, recipient: Recipient) -> bool:
+        """Record, durably, that RECIPIENT's message is about to be handed over; False when the
+        reader's consent ended meanwhile (skip the message). Raises when the batch is no longer
+        this sender's: nothing more of it may go."""
+        ...
+
+    def after(self, recipient: Recipient, outcome: str, why: str) -> None:
+        """What became of RECIPIENT's message: sent, refused, deferred or uncertain."""
+        ...
 
 
 def message_id_domain(base_url: str) -> str:
@@ -108,11 +125,13 @@ class BatchResult:
     refused: dict[str, str] = field(default_factory=dict)  # address -> reason, for good (SMTP 5xx)
     deferred: dict[str, str] = field(default_factory=dict)  # address -> why not sent now
     uncertain: dict[str, str] = field(default_factory=dict)  # address -> what happened
+    skipped: list[str] = field(default_factory=list)  # consent ended before their turn (journal)
 
     @property
     def settled_some(self) -> bool:
-        """True when part of the batch has an outcome of its own (sent, refused or uncertain)."""
-        return bool(self.sent or self.refused or self.uncertain)
+        """True when part of the batch has an outcome of its own (sent, refused, uncertain or
+        skipped)."""
+        return bool(self.sent or self.refused or self.uncertain or self.skipped)
 
 
 class RetryableDeliveryError(DeliveryError):

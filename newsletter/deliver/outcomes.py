@@ -9,10 +9,8 @@
     PartialDeliveryError, a partial   ``uncertain`` (:func:`newsletter.deliver.batches.split_batch`)
     RetryableDeliveryError)
 
-A refusal saying the address does not exist (``550 5.1.1``, "User unknown": :func:`hard_bounce`)
-marks the reader ``bounced`` on the edition's list, in the consent history, as a bounce reported
-by SendGrid's webhook does: later editions do not go to a dead address. Other refusals (content,
-policy, size) concern that message only.
+A refusal saying the address does not exist marks the reader ``bounced`` on the edition's list
+(:mod:`newsletter.deliver.bounces`).
 
 Authentication errors, uncertain batches and interruptions are handled by the caller
 (:func:`newsletter.deliver.send.send_claimed`): they concern the whole batch.
@@ -20,31 +18,20 @@ Authentication errors, uncertain batches and interruptions are handled by the ca
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.audience.consent import STATUS_RANK, set_status
 from newsletter.config import DeliveryConfig
 from newsletter.deliver.batches import RESENT, Part, finish_batch, retry_wait, split_batch
+from newsletter.deliver.bounces import mark_bounced
 from newsletter.deliver.message import BatchResult, Recipient
-from newsletter.store.models import DeliveryBatch, Edition, Membership, utcnow
+from newsletter.store.models import DeliveryBatch, utcnow
 
 # How many addresses a note names before it only counts the others.
 NAMED = 5
-ORIGIN_SMTP = "smtp"  # the consent history's origin of a bounce the SMTP server reported
-# A permanent refusal that says the address does not exist: RFC 3463's addressing statuses
-# (5.1.x: bad mailbox, bad domain...) or the words servers use for it. Not "mailbox unavailable"
-# alone, nor a 5.7.x (policy) or 5.3.x (size): those refuse a message, not an address.
-_NO_SUCH_ADDRESS = re.compile(
-    r"^5\d\d[ -]5\.1\.\d+\b|user unknown|unknown user|no such (?:user|mailbox|recipient)"
-    r"|(?:mailbox|address|user) (?:does not exist|not found)",
-    re.IGNORECASE,
-)
 
 
 @dataclass
@@ -68,21 +55,22 @@ def record_result(
     notes = [batch.last_error] if batch.last_error and batch.last_error.startswith(RESENT) else []
     if result.refused:
         notes.append(f"{len(result.refused)} refused: {_named(result.refused.items())}")
+    by_address = {r.email: r.subscriber_id for r in recipients}
+    refused = [(by_address[a], why) for a, why in result.refused.items()]
+    dropped += len(result.skipped)  # their consent ended during the call: not mailed
     if not (result.uncertain or result.deferred):  # the usual case: one update
         kept = finish_batch(
             session, batch, owner, status="sent", sent_count=result.sent,
             provider_message_id=result.provider_message_id, last_error="; ".join(notes) or None,
         )
         if kept:
-            _bounce(session, batch, recipients, result.refused)
+            mark_bounced(session, batch.edition_id, refused)
         return BatchOutcome("sent" if kept else "lost", sent=result.sent, dropped=dropped)
 
-    by_address = {r.email: r.subscriber_id for r in recipients}
     uncertain = [by_address[a] for a in result.uncertain]
     deferred = [by_address[a] for a in result.deferred]
-    moving = {*uncertain, *deferred}
-    settled = [r.subscriber_id for r in recipients if r.subscriber_id not in moving]
-    asked = set(by_address.values())
+    asked = set(by_address.values()) - {by_address[a] for a in result.skipped}
+    settled = [i for i in asked if i not in {*uncertain, *deferred}]
     gone = [i for i in batch.recipients if i not in asked]  # consent ended: not mailed
     parts = []
     if uncertain:
@@ -106,7 +94,7 @@ def record_result(
     moved = split_batch(session, batch, owner, keep, parts)
     if moved is None:
         return BatchOutcome("lost", sent=result.sent, dropped=dropped)
-    _bounce(session, batch, recipients, result.refused)
+    mark_bounced(session, batch.edition_id, refused)
     status = "retrying" if keep.status == "pending" else keep.status
     error = keep.last_error if status != "sent" else None
     return BatchOutcome(
@@ -142,28 +130,6 @@ def _later(
         ids, "pending", not_before=utcnow() + wait,
         last_error=f"attempt {attempts} of {most} failed: {why}",
     )
-
-
-def hard_bounce(reason: str) -> bool:
-    """Whether a permanent refusal's REASON says the address does not exist."""
-    return bool(_NO_SUCH_ADDRESS.search(reason))
-
-
-def _bounce(
-    session: Session, batch: DeliveryBatch, recipients: list[Recipient], refused: dict[str, str]
-) -> None:
-    """Mark ``bounced`` (committed) the readers of REFUSED whose address does not exist."""
-    dead = {address for address, why in refused.items() if hard_bounce(why)}
-    ids = [r.subscriber_id for r in recipients if r.email in dead]
-    if not ids:
-        return
-    list_id = select(Edition.list_id).where(Edition.id == batch.edition_id).scalar_subquery()
-    for membership in session.scalars(
-        select(Membership).where(Membership.list_id == list_id, Membership.subscriber_id.in_(ids))
-    ):
-        if STATUS_RANK["bounced"] > STATUS_RANK.get(membership.status, 0):
-            set_status(session, membership, "bounced", "bounce", ORIGIN_SMTP)
-    session.commit()
 
 
 def _named(items: Iterable[tuple[str, str]]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,6 +24,7 @@ from newsletter.deliver.batches import (
     CLAIM_LEASE,
     INTERRUPTED,
     ClaimRenewer,
+    abandon_batch,
     claim_batch,
     delivery_counts,
     delivery_problems,
@@ -34,6 +36,7 @@ from newsletter.deliver.batches import (
     requeue_uncertain,
     worker_id,
 )
+from newsletter.deliver.journal import BatchJournal, ClaimLost
 from newsletter.deliver.message import (
     BatchResult,
     MailBackend,
@@ -196,6 +199,9 @@ def send_claimed(
     list_id = session.scalar(select(Edition.list_id).where(Edition.id == batch.edition_id))
     assert list_id is not None
     recipients = _recipients(session, config, prepared.list_config, list_id, batch, secret)
+    journal = None
+    if getattr(backend, "journals", False) and recipients:
+        journal = _start_journal(session, batch, owner, list_id)
     session.commit()  # end the read transaction: no lock is held across the provider call
     dropped = len(batch.recipients) - len(recipients)
     rendered, list_config = prepared.rendered, prepared.list_config
@@ -205,12 +211,16 @@ def send_claimed(
         from_name=list_config.from_name, from_address=list_config.from_address,
         reply_to=list_config.reply_to or list_config.from_address,
         list_name=list_config.name, headers={},
-        recipients=recipients, message_id_domain=prepared.domain,
+        recipients=recipients, message_id_domain=prepared.domain, journal=journal,
     )
     delivery = config.delivery
     try:
-        with ClaimRenewer(session.get_bind(), batch.id, owner, lease):
+        with ClaimRenewer(session.get_bind(), batch.id, owner, lease), journal or nullcontext():
             result = backend.send_batch(mail) if recipients else BatchResult()
+    except ClaimLost as exc:  # found abandoned while it was sent: its journal settled it
+        log.warning("%s", exc)
+        session.rollback()
+        return BatchOutcome("lost", dropped=dropped, error=str(exc))
     except DeliveryAuthError:
         finish_batch(session, batch, owner, status="pending", claimed_by=None, claimed_at=None,
                 last_error="not sent: the mail service refused our credentials")
@@ -237,15 +247,31 @@ def send_claimed(
         status = "failed" if finish_batch(session, batch, owner, status="failed", last_error=str(exc)) else "lost"
         return BatchOutcome(status, dropped=dropped, error=str(exc))
     except BaseException:
-        # Interrupted inside the call (Ctrl-C, a bug): it may have gone out. Best effort: if
-        # this fails too, the next worker's mark_abandoned finds the batch.
+        # Interrupted inside the call (Ctrl-C, a bug): it may have gone out, all of it, or, if
+        # it was journaled, the messages in hand. Best effort: if this fails too, the next
+        # worker's mark_abandoned finds the batch.
         try:
             session.rollback()
-            finish_batch(session, batch, owner, status="uncertain", last_error=INTERRUPTED)
+            if journal is not None:
+                journal.flush()
+            abandon_batch(session, batch, owner, INTERRUPTED)
         except Exception:
             log.exception("could not mark batch %s uncertain", batch.id)
         raise
     return record_result(session, delivery, batch, owner, recipients, result, dropped=dropped)
+
+
+def _start_journal(
+    session: Session, batch: DeliveryBatch, owner: str, list_id: int
+) -> BatchJournal:
+    """Mark BATCH journaled (in the caller's transaction) and open its journal."""
+    session.execute(
+        update(DeliveryBatch)
+        .where(DeliveryBatch.id == batch.id, DeliveryBatch.claimed_by == owner)
+        .values(journaled=True)
+        .execution_options(synchronize_session=False)
+    )
+    return BatchJournal(session.get_bind(), batch.id, owner, list_id)
 
 
 def send_edition(

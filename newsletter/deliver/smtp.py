@@ -26,6 +26,12 @@ unreachable, busy, or closing every connection) and :class:`DeliveryError` other
 of the batch went out, the error carries it as ``partial`` (:class:`PartialDeliveryError` for
 the second kind), the recipients not sent in its ``deferred``: the ledger keeps what went out
 and sends only the rest again. A refused login raises :class:`DeliveryAuthError`.
+
+Each message is journaled (``MailBatch.journal``, :mod:`newsletter.deliver.journal`): its
+reader is committed as in hand before the message is handed over, and its outcome after, so a
+worker killed mid-batch leaves only the messages in hand uncertain. A reader whose consent ended
+since the batch began is skipped (:attr:`BatchResult.skipped`); a batch no longer this worker's
+stops at once (:class:`~newsletter.deliver.journal.ClaimLost`, raised as it is).
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from typing import NoReturn
 
 from newsletter.deliver.message import (
     BatchResult,
+    Journal,
     MailBatch,
     PartialDeliveryError,
     Recipient,
@@ -86,6 +93,7 @@ class _Run:
     refused: dict[int, tuple[str, str]] = field(default_factory=dict)  # index -> address, why
     deferred: dict[int, tuple[str, str]] = field(default_factory=dict)
     uncertain: dict[int, tuple[str, str]] = field(default_factory=dict)
+    skipped: dict[int, str] = field(default_factory=dict)  # index -> address
     error: BaseException | None = None
 
     def fail(self, error: BaseException) -> None:
@@ -101,11 +109,13 @@ class _Run:
         return BatchResult(
             sent=self.sent, refused=by_address(self.refused), deferred=by_address(self.deferred),
             uncertain=by_address(self.uncertain),
+            skipped=[address for _, address in sorted(self.skipped.items())],
         )
 
 
 class SMTPBackend:
     name = "smtp"
+    journals = True  # each message is journaled (MailBatch.journal): a crash loses no progress
 
     def __init__(
         self,
@@ -252,9 +262,11 @@ class SMTPBackend:
     # -- one batch -----------------------------------------------------------------------------
 
     def _work(
-        self, slot: Slot, queue: deque[tuple[int, tuple[Recipient, EmailMessage]]], run: _Run
+        self, slot: Slot, queue: deque[tuple[int, tuple[Recipient, EmailMessage]]], run: _Run,
+        journal: Journal | None = None,
     ) -> None:
-        """Send messages from QUEUE on SLOT until it is empty or the run stops."""
+        """Send messages from QUEUE on SLOT until it is empty or the run stops, each recorded
+        in JOURNAL before it is handed over and after."""
         losses = [0]
         while not run.stop.is_set():
             try:
@@ -262,12 +274,18 @@ class SMTPBackend:
             except IndexError:
                 return
             try:
+                if journal is not None and not journal.before(recipient):
+                    with run.lock:
+                        run.skipped[index] = recipient.email  # unsubscribed meanwhile
+                    continue
                 outcome, why = self._deliver(slot, msg, losses)
             # send_batch raises it again, in the caller's thread
             except BaseException as exc:  # noqa: BLE001
                 queue.appendleft((index, (recipient, msg)))  # not sent: deferred with the rest
                 run.fail(exc)
                 return
+            if journal is not None:
+                journal.after(recipient, outcome, why)
             with run.lock:
                 if outcome == "sent":
                     run.sent += 1
@@ -285,10 +303,12 @@ class SMTPBackend:
         run = _Run()
         slots = self._pool.slots[: min(self.pool_size, len(messages))]
         if len(slots) == 1:
-            self._work(slots[0], queue, run)
+            self._work(slots[0], queue, run, batch.journal)
         elif slots:
             threads = [
-                threading.Thread(target=self._work, args=(slot, queue, run), daemon=True)
+                threading.Thread(
+                    target=self._work, args=(slot, queue, run, batch.journal), daemon=True
+                )
                 for slot in slots
             ]
             try:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -355,10 +356,32 @@ class DeliveryBatch(Base):
     # A pending batch is not claimed before this time: set when a temporary failure (429, 5xx,
     # an unreachable server) puts it back for a later attempt (see newsletter.deliver.batches).
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # True while a backend that settles recipients one by one (SMTP) sends the batch: its
+    # JournalEntry rows then tell what went out if the sender stops dead.
+    journaled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[created]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     edition: Mapped[Edition] = relationship(back_populates="batches")
+
+
+class JournalEntry(Base):
+    """One recipient of a batch in a sender's hands, for backends that send message by message
+    (SMTP): ``sending`` is committed before the message is handed over, its outcome (``sent``,
+    ``refused``, ``deferred``, ``uncertain``, with ``note``) with the next one.
+
+    Kept only while the batch is sent: cleared when its outcome is recorded, read when its
+    sender stopped dead (see :mod:`newsletter.deliver.journal`).
+    """
+
+    __tablename__ = "delivery_journal"
+
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("delivery_batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    subscriber_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 # -- consent ----------------------------------------------------------------------------------

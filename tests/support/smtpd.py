@@ -7,12 +7,15 @@
         assert smtp_server.connections_used() == 1
 
 It can refuse chosen recipients (550), defer them for a while (``defer``: 450, 451...), answer
-421 "closing" once at a chosen message, ask for a login, and offer STARTTLS with a throwaway
-self-signed certificate (:func:`tls_contexts`). ``rcpt_tries`` counts the RCPTs per address.
+421 "closing" once at a chosen message, hold the answer to a chosen message until released
+(``hold_at``: a slow server, or a client killed while it waits), ask for a login, and offer
+STARTTLS with a throwaway self-signed certificate (:func:`tls_contexts`). ``rcpt_tries`` counts
+the RCPTs per address.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import email
 import email.policy
@@ -20,6 +23,7 @@ import ipaddress
 import socket
 import ssl
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,6 +59,10 @@ class Collector:
         # address -> [reply, times]: its RCPT gets that 4xx reply, that many times (None: always)
         self.defer: dict[str, list[Any]] = {}
         self.rcpt_tries: Counter[str] = Counter()
+        # this message (0-based) is taken, but answered only once `release` is set (a slow
+        # server, an answer lost with the connection): `held` is set when it arrives
+        self.hold_at: int | None = None
+        self.held, self.release = threading.Event(), threading.Event()
         self._sessions: list[Any] = []  # kept alive so identities stay unique
 
     async def handle_RCPT(
@@ -83,6 +91,10 @@ class Collector:
             number = len(self._sessions)
         content = envelope.original_content or envelope.content
         self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), content, number))
+        if self.hold_at is not None and len(self.messages) == self.hold_at + 1:
+            self.hold_at = None
+            self.held.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 30)
         return "250 2.0.0 Message accepted for delivery"
 
     def connections_used(self) -> int:
