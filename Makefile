@@ -28,6 +28,7 @@ bench: $(VENV)/.installed-test+bench
 	$(BIN)/python -m bench.stories
 	$(BIN)/python -m bench.render
 	$(BIN)/python -m bench.delivery  # --sizes 10000,100000,1000000 for the full figures
+	$(BIN)/python -m bench.smtp
 	$(BIN)/python -m bench.audience
 
 clean:
