@@ -30,6 +30,7 @@ from newsletter.deliver.batches import claim_batch, mark_abandoned, renew_claim,
 from newsletter.deliver.send import send_edition, start_sending
 from newsletter.deliver.sendgrid import SendGridBackend
 from newsletter.deliver.smtp import SMTPBackend
+from newsletter.audience import lists as lists_mod
 from newsletter.deliver.worker import run_worker
 from newsletter.editions import approve, build_edition, get_edition
 from newsletter.errors import DeliveryAuthError
@@ -275,6 +276,54 @@ def test_worker_sends_every_batch_once_then_the_edition_is_sent(store: Store, de
         assert get_edition(session, edition_id).status == "sent"
 
 
+LISTS_TOML = (
+    '[[lists]]\nslug = "revue"\nname = "Revue de presse"\nlanguage = "fr"\ntags = ["eco", "sport"]\n'
+    'from_name = "{sender}"\nfrom_address = "revue@example.org"\nmax_items = 20\n'
+)
+
+
+@pytest.mark.parametrize(("change", "sender"), [("edited", "La Revue du matin"), ("broken", "Revue")])
+def test_a_running_worker_reads_the_lists_again_for_each_edition(
+    store: Store, desk, make_config, fake_sendgrid, tmp_path: Path, change: str, sender: str,  # noqa: F811
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """lists.toml edited after the worker started: the next edition goes out as it says now. A
+    file broken at that moment (being edited) leaves the lists read before, with a warning."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "lists.toml").write_text(LISTS_TOML.format(sender="Revue"))
+    config = make_config(
+        web={"base_url": "https://news.example.org"},
+        paths={"templates": str(ROOT / "templates"), "subscribers": str(subs)},
+        delivery={"batch_size": BATCH},
+    )
+    stop, reports, started = threading.Event(), [], threading.Event()
+
+    def load_lists(path: Path) -> list:
+        lists = lists_mod.load_lists(path)
+        started.set()
+        return lists
+
+    monkeypatch.setattr("newsletter.deliver.worker.load_lists", load_lists)
+    worker = threading.Thread(target=lambda: reports.append(run_worker(
+        store, config, _sendgrid(fake_sendgrid), SECRET, poll_seconds=0.05, stop=stop,
+    )))
+    worker.start()
+    try:
+        assert started.wait(10)  # the worker has read the lists as they were
+        edited = LISTS_TOML.format(sender=sender) if change == "edited" else "[[lists]\nslug = "
+        (subs / "lists.toml").write_text(edited)
+        edition_id = _sending(store, desk)
+        _wait(lambda: len(fake_sendgrid.accepted) == READERS // BATCH, "every batch to be sent")
+    finally:
+        stop.set()
+        worker.join(15)
+    assert reports[0].editions_sent == [edition_id] and not reports[0].failed
+    assert {a.payload["from"]["name"] for a in fake_sendgrid.accepted} == {sender}
+    warned = [r.getMessage() for r in caplog.records if "the lists read before are used" in r.getMessage()]
+    assert bool(warned) == (change == "broken") and all("lists.toml" in w for w in warned)
+
+
 class _StopAfterThisOne:
     """A backend that asks the worker to stop while its first batch is in the provider call."""
 
@@ -379,8 +428,18 @@ def test_plan_only_leaves_the_batches_to_workers(store: Store, desk, fake_sendgr
     assert planned.exit_code == 0, planned.output
     assert f"edition {edition_id}: 8 batches planned; 8 pending for 'newsletter worker'" in planned.output
     assert not fake_sendgrid.accepted
+    with store.session() as session:  # two batches the service refused (fixed since)
+        for batch in session.scalars(select(DeliveryBatch).where(DeliveryBatch.number.in_([2, 5]))):
+            batch.status, batch.attempts, batch.last_error = "failed", 3, "SendGrid rejected batch (400)"
+        session.commit()
+    run_worker(store, desk, _sendgrid(fake_sendgrid), SECRET, once=True, lists=[_list()])
+    # planned again, as the advice after a failure says: the failed batches go to the workers
+    again = CliRunner().invoke(cli, ["--config", str(config), "editions", "send", str(edition_id), "--plan-only"])
+    assert again.exit_code == 0, again.output
+    assert f"edition {edition_id}: 0 batches planned, failed batches 2, 5 put back; 2 pending" in again.output
     report = run_worker(store, desk, _sendgrid(fake_sendgrid), SECRET, once=True, lists=[_list()])
-    assert report.sent == READERS and report.editions_sent == [edition_id]
+    assert report.sent == 2 * BATCH and report.editions_sent == [edition_id]
+    assert set(_received(fake_sendgrid).values()) == {1} and len(_received(fake_sendgrid)) == READERS
 
 
 # -- crash tests: real worker processes, SIGKILLed ---------------------------------------------

@@ -217,7 +217,7 @@ def editions_send(ctx: click.Context, edition_id: int, resend_uncertain: bool, p
     from rich.progress import Progress
 
     from newsletter.deliver import make_backend
-    from newsletter.deliver.batches import delivery_counts, requeue_uncertain
+    from newsletter.deliver.batches import delivery_counts, requeue_failed, requeue_uncertain
     from newsletter.deliver.send import send_edition, start_sending
     from newsletter.editions import get_edition
     from newsletter.tokens import secret_key
@@ -229,10 +229,12 @@ def editions_send(ctx: click.Context, edition_id: int, resend_uncertain: bool, p
             edition = get_edition(session, edition_id)
             planned = start_sending(session, config, edition)
             requeued = requeue_uncertain(session, edition_id) if resend_uncertain else []
+            retried = requeue_failed(session, edition_id)  # as a send does: nothing of them went
             counts = delivery_counts(session, edition_id)
         click.echo(
             f"edition {edition_id}: {planned} batches planned"
             + (f", uncertain batches {', '.join(map(str, requeued))} put back" if requeued else "")
+            + (f", failed batches {', '.join(map(str, retried))} put back" if retried else "")
             + f"; {counts.get('pending', 0)} pending for 'newsletter worker'"
         )
         return
@@ -295,7 +297,7 @@ def worker(ctx: click.Context, once: bool, poll_seconds: float) -> None:
 
     def request_stop(signum: int, _frame: object) -> None:
         if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C: stop now (the batch in hand is uncertain)
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now (what is in hand is uncertain)
         click.echo(f"{signal.Signals(signum).name}: stopping after the batch in hand", err=True)
         stop.set()
 

@@ -6,7 +6,8 @@ claims one batch at a time and renews its claim while it sends it (see
 one worker is the supported setup (writers are serialised; the conditional claim still keeps two
 from taking the same batch).
 
-A worker renders each edition once, re-checks consent right before each batch, and stops
+A worker renders each edition once (reading ``lists.toml`` again for it: a list added or changed
+since the worker started is known), re-checks consent right before each batch, and stops
 when asked (``stop`` is set, by SIGTERM/SIGINT in the CLI) after the batch in hand. A batch
 that failed for a reason that may pass comes back when its ``not_before`` is reached, to this
 worker or another. With ``once`` it stops when no batch is pending any more (it waits for
@@ -27,7 +28,7 @@ from newsletter.deliver.batches import CLAIM_LEASE, claim_batch, mark_abandoned,
 from newsletter.deliver.message import MailBackend
 from newsletter.deliver.send import PreparedEdition, finish_edition, prepare_edition, send_claimed
 from newsletter.editions import get_edition
-from newsletter.errors import NewsletterError
+from newsletter.errors import ConfigError, NewsletterError
 from newsletter.store.db import Store
 from newsletter.store.models import DeliveryBatch, utcnow
 
@@ -69,8 +70,7 @@ def run_worker(
     """
     stop = stop or threading.Event()
     owner = worker or worker_id()
-    if lists is None:
-        lists = load_lists(config.folder(config.paths.subscribers) / "lists.toml")
+    list_of = _ListReader(config, lists)
     report = WorkerReport(owner)
     prepared: dict[int, PreparedEdition] = {}
 
@@ -88,7 +88,7 @@ def run_worker(
             batch = claim_batch(session, owner)
             if batch is not None:
                 _send_one(
-                    session, config, backend, secret, owner, lists, prepared, batch, report,
+                    session, config, backend, secret, owner, list_of, prepared, batch, report,
                     notify, lease,
                 )
                 continue
@@ -102,17 +102,37 @@ def run_worker(
     return report
 
 
+class _ListReader:
+    """The lists given, or else ``lists.toml`` read again for each edition the worker prepares:
+    a list added or changed since a long-running worker started is known to it. A file that
+    cannot be read right then (being edited) leaves the lists read before, with a warning."""
+
+    def __init__(self, config: Config, given: list[ListConfig] | None) -> None:
+        self.path = config.folder(config.paths.subscribers) / "lists.toml"
+        self.reload = given is None
+        self.lists = load_lists(self.path) if given is None else given
+
+    def __call__(self, slug: str) -> ListConfig:
+        if self.reload:
+            try:
+                self.lists = load_lists(self.path)
+            except ConfigError as exc:
+                log.warning("%s; the lists read before are used", exc)
+        return find_list(self.lists, slug)
+
+
 def _send_one(
     session, config: Config, backend: MailBackend, secret: str, owner: str,
-    lists: list[ListConfig], prepared: dict[int, PreparedEdition], batch: DeliveryBatch,
-    report: WorkerReport, notify: Notify | None, lease: timedelta = CLAIM_LEASE,
+    list_of: Callable[[str], ListConfig], prepared: dict[int, PreparedEdition],
+    batch: DeliveryBatch, report: WorkerReport, notify: Notify | None,
+    lease: timedelta = CLAIM_LEASE,
 ) -> None:
     label = f"edition {batch.edition_id} batch {batch.number}"
     job = prepared.get(batch.edition_id)
     if job is None:
         try:
             edition = get_edition(session, batch.edition_id)
-            job = prepare_edition(config, find_list(lists, edition.mailing_list.slug), edition, backend)
+            job = prepare_edition(config, list_of(edition.mailing_list.slug), edition, backend)
         except NewsletterError as exc:
             # Nothing went out: the batch fails with the reason, the worker goes on.
             batch.status, batch.last_error, batch.updated_at = "failed", f"not sent: {exc}", utcnow()
