@@ -17,6 +17,8 @@ library function of :mod:`newsletter.jobs`. APScheduler 3.x runs it:
   next start), and reads the configuration afresh when it runs (a changed review policy applies
   at the next run; a changed schedule at the next start);
 - jobs run one at a time (one worker thread): a draft and a send of the same list never race.
+  The lock check has a thread of its own (executor ``control``): the heartbeat goes on while a
+  long job runs.
 
 One daemon per store (:mod:`newsletter.locks`): a second daemon waits as standby, and takes over
 when the first one's lock goes with its process. The active daemon writes its heartbeat
@@ -81,6 +83,7 @@ from newsletter.store.models import utcnow
 log = logging.getLogger("newsletter.daemon")
 
 LOCK_CHECK_SECONDS = 30  # how often the holder checks it still has the lock (and beats)
+CONTROL = "control"  # the executor of the lock check: never waits behind a long job
 SOURCES_CHECK_SECONDS = 300  # how soon a source added or disabled in the web app is (un)scheduled
 STANDBY_POLL_SECONDS = 5.0  # how often a standby daemon tries to take the lock
 DATABASE_RETRY_SECONDS = (1, 2, 5, 10, 30, 60)  # backoff while the database is unreachable
@@ -466,7 +469,11 @@ class Daemon:
         engine = make_engine(url)
         scheduler = DaemonScheduler(
             jobstores={JOBSTORE: SQLAlchemyJobStore(engine=engine), "local": MemoryJobStore()},
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            # The jobs run one at a time; the lock check and heartbeat have a thread of their
+            # own, so that a send of an hour neither looks like a dead daemon on /healthz nor
+            # delays noticing a lost lock.
+            executors={"default": ThreadPoolExecutor(max_workers=1),
+                       CONTROL: ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=UTC,
         )
@@ -519,7 +526,8 @@ class Daemon:
                 except OSError as exc:
                     log.error("cannot update %s: %s", _runtime.results, exc)
             beat()
-            scheduler.add_job(check_lock, "interval", seconds=LOCK_CHECK_SECONDS, id="lock-check", jobstore="local")
+            scheduler.add_job(check_lock, "interval", seconds=LOCK_CHECK_SECONDS, id="lock-check",
+                              jobstore="local", executor=CONTROL)
             scheduler.add_job(check_sources, "interval", seconds=SOURCES_CHECK_SECONDS, id="sources-check",
                               jobstore="local")
             log.info(

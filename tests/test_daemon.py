@@ -861,6 +861,36 @@ def test_the_running_daemon_records_results_and_forgets_removed_jobs(tmp_path: P
     assert not thread.is_alive()
 
 
+def test_the_heartbeat_goes_on_while_a_long_job_runs(tmp_path: Path, monkeypatch) -> None:
+    """A send of an hour must not look like a dead daemon on /healthz: the lock check and its
+    heartbeat do not wait behind the job in hand."""
+    from newsletter import daemon as daemon_mod
+
+    config = _workspace(tmp_path, monkeypatch)
+    monkeypatch.setattr(daemon_mod, "LOCK_CHECK_SECONDS", 0.1)
+    in_job, release = threading.Event(), threading.Event()
+
+    def long_job(session, config, list_config, **kw):  # noqa: ANN001, ANN003, ANN202
+        in_job.set()
+        release.wait(20)
+        return []
+
+    monkeypatch.setattr(daemon_mod, "resume_sending", long_job)
+    daemon = Daemon(config)
+    thread = threading.Thread(target=daemon.run)
+    thread.start()
+    try:
+        assert in_job.wait(20)
+        first = read_heartbeat(tmp_path / "daemon.heartbeat")
+        _wait_for(lambda: read_heartbeat(tmp_path / "daemon.heartbeat") != first, "a heartbeat during the job")
+        assert not release.is_set()  # the job is still in hand
+    finally:
+        release.set()
+        daemon.request_stop("SIGTERM")
+        thread.join(20)
+    assert not thread.is_alive()
+
+
 def test_a_run_missed_beyond_its_grace_is_recorded_as_missed(tmp_path: Path, monkeypatch) -> None:
     """The daemon was down through a send time (and its grace): at the next start that run is
     skipped, and `newsletter status` says so."""
