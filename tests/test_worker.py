@@ -26,7 +26,14 @@ from sqlalchemy import select, text
 
 from newsletter.cli import cli
 from newsletter.deliver.message import BatchResult, MailBatch
-from newsletter.deliver.batches import claim_batch, mark_abandoned, renew_claim, requeue_uncertain, worker_id
+from newsletter.deliver.batches import (
+    claim_batch,
+    delivery_problems,
+    mark_abandoned,
+    renew_claim,
+    requeue_uncertain,
+    worker_id,
+)
 from newsletter.deliver.send import send_edition, start_sending
 from newsletter.deliver.sendgrid import SendGridBackend
 from newsletter.deliver.smtp import SMTPBackend
@@ -64,6 +71,10 @@ def _sending(store: Store, config) -> int:
         session.commit()
         start_sending(session, config, edition)
         return edition.id
+
+
+def _edition_id(session) -> int:  # noqa: ANN001
+    return session.scalars(select(DeliveryBatch.edition_id)).first()
 
 
 def _statuses(store: Store) -> dict[int, str]:
@@ -389,10 +400,16 @@ def test_dead_owners_batches_are_uncertain_and_not_resent(store: Store, desk, fa
 
 def test_refused_key_puts_the_batch_back_and_stops(store: Store, desk, fake_sendgrid) -> None:  # noqa: F811
     _sending(store, desk)
+    with store.session() as session:  # the first batch had waited for a retry before
+        first = session.scalar(select(DeliveryBatch).where(DeliveryBatch.number == 1))
+        first.attempts, first.not_before = 1, utcnow() - timedelta(minutes=5)
+        session.commit()
     backend = SendGridBackend("SG.wrong-key", host=fake_sendgrid.url, timeout=5)
     with pytest.raises(DeliveryAuthError, match="SENDGRID_API_KEY"):
         run_worker(store, desk, backend, SECRET, once=True, lists=[_list()])
     assert set(_statuses(store).values()) == {"pending"}
+    with store.session() as session:  # waiting for the key, not for a retry time long gone
+        assert delivery_problems(session, _edition_id(session)) == []
 
 
 def test_show_reports_failed_reasons_and_uncertain_batches(store: Store, desk, tmp_path: Path, monkeypatch) -> None:

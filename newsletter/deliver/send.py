@@ -223,7 +223,7 @@ def send_claimed(
         return BatchOutcome("lost", dropped=dropped, error=str(exc))
     except DeliveryAuthError:
         finish_batch(session, batch, owner, status="pending", claimed_by=None, claimed_at=None,
-                last_error="not sent: the mail service refused our credentials")
+                     not_before=None, last_error="not sent: the mail service refused our credentials")
         raise
     except UncertainDeliveryError as exc:
         finish_batch(session, batch, owner, status="uncertain", last_error=str(exc))
