@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -46,3 +47,17 @@ def write_section(name: str, markdown: str) -> None:
     pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     REPORT.write_text(text, encoding="utf-8")
+
+
+def command_line(module: str, *, hide: str = "") -> str:
+    """How this run was started, in backquotes, for the report: ``python -m MODULE args``,
+    with HIDE (a database URL that may hold a password) shown as ``URL``."""
+    shown = " ".join(sys.argv[1:])
+    if hide:
+        shown = shown.replace(hide, "URL")
+    return f"`python -m {module} {shown}`".replace(" `", "`")
+
+
+def table(header: str, align: str, rows: list[tuple[str, ...]]) -> str:
+    """A markdown table: HEADER and ALIGN are its first two lines, ROWS the cells."""
+    return "\n".join([header, align, *("| " + " | ".join(row) + " |" for row in rows)])

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from bench._report import ROOT, write_section
+from bench._report import ROOT, command_line, table, write_section
 from newsletter import config as config_mod
 from newsletter.audience.lists import ListConfig, sync_lists
 from newsletter.collect.article import CollectedArticle
@@ -244,15 +244,13 @@ def main() -> None:
     finally:
         commands.put("stop")
         server.join(timeout=10)
-    shown = " ".join(sys.argv[1:])
-    if args.postgres:
-        shown = shown.replace(args.postgres, "URL")  # no password in the report
-    command = f"`python -m bench.delivery {shown}`".replace(" `", "`")
-    table = ["| store | recipients | recipients/s | wall s | peak RSS MB | requests | batch rows | fake SendGrid CPU s |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    table += ["| " + " | ".join(r) + " |" for r in rows]
-    markdown = ("## Delivery\n\n" + command.strip() + " (this run; `make bench` runs the two smaller sizes on SQLite).\n\n"
-                + __doc__.split("\n\n", 2)[2].strip() + "\n\n" + "\n".join(table))
+    rows_table = table(
+        "| store | recipients | recipients/s | wall s | peak RSS MB | requests | batch rows "
+        "| fake SendGrid CPU s |", "|---|---:|---:|---:|---:|---:|---:|---:|", rows,
+    )
+    markdown = ("## Delivery\n\n" + command_line("bench.delivery", hide=args.postgres)
+                + " (this run; `make bench` runs the two smaller sizes on SQLite).\n\n"
+                + __doc__.split("\n\n", 2)[2].strip() + "\n\n" + rows_table)
     write_section("delivery", markdown)
     print(json.dumps(rows, ensure_ascii=False))
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bench._report import ROOT, write_section
+from bench._report import ROOT, command_line, table, write_section
 from bench.delivery import LIST, SECRET, _config, _prepare, _reset_postgres
 from newsletter.deliver.send import send_edition
 from newsletter.deliver.smtp import SMTPBackend
@@ -126,15 +126,13 @@ def main() -> None:
     finally:
         commands.put("stop")
         server.join(timeout=10)
-    shown = " ".join(sys.argv[1:])
-    if args.postgres:
-        shown = shown.replace(args.postgres, "URL")  # no password in the report
-    command = f"`python -m bench.smtp {shown}`".replace(" `", "`")
-    table = ["| store | connections | sending | messages | messages/s | ms per message | journal adds, ms per message |",
-             "|---|---:|---|---:|---:|---:|---:|"]
-    table += ["| " + " | ".join(r) + " |" for r in rows]
-    markdown = ("## SMTP journal\n\n" + command.strip() + " (this run; `make bench` runs it on SQLite).\n\n"
-                + __doc__.split("\n\n", 2)[2].strip() + "\n\n" + "\n".join(table))
+    rows_table = table(
+        "| store | connections | sending | messages | messages/s | ms per message "
+        "| journal adds, ms per message |", "|---|---:|---|---:|---:|---:|---:|", rows,
+    )
+    markdown = ("## SMTP journal\n\n" + command_line("bench.smtp", hide=args.postgres)
+                + " (this run; `make bench` runs it on SQLite).\n\n"
+                + __doc__.split("\n\n", 2)[2].strip() + "\n\n" + rows_table)
     write_section("smtp", markdown)
     print(json.dumps(rows, ensure_ascii=False))
 

@@ -8,7 +8,6 @@ or a reader unsubscribes; on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -41,7 +40,7 @@ from newsletter.store.models import (
 from .conftest import ROOT
 from .support.smtpd import SMTPServer, smtp_server  # noqa: F401 (fixture)
 from .test_editions import DAY, SECRET, _list, _members, newsroom  # noqa: F401 (fixture)
-from .test_worker import _dead_pid, _finish, _wait
+from .test_worker import _dead_pid, _finish, _wait, worker_workspace
 
 READERS = 12
 
@@ -149,24 +148,11 @@ def test_a_worker_found_abandoned_mid_batch_leaves_only_the_message_in_hand_unce
 
 
 def _workspace(tmp_path: Path, server: SMTPServer, db_url: str, pool_size: int) -> tuple[Path, dict[str, str]]:
-    subs = tmp_path / "subs"
-    subs.mkdir(exist_ok=True)
-    (subs / "lists.toml").write_text(
-        '[[lists]]\nslug = "revue"\nname = "Revue de presse"\nlanguage = "fr"\ntags = ["eco", "sport"]\n'
-        'from_name = "Revue"\nfrom_address = "revue@example.org"\nmax_items = 20\n'
+    return worker_workspace(
+        tmp_path, db_url,
+        f'backend = "smtp"\nsmtp_host = "127.0.0.1"\nsmtp_port = {server.port}\nsmtp_security = "none"\n'
+        f'smtp_timeout = 10\nsmtp_pool_size = {pool_size}\nbatch_size = 6\n',
     )
-    config = tmp_path / "worker.toml"
-    config.write_text(
-        f'[paths]\ntemplates = "{ROOT / "templates"}"\nsubscribers = "{subs}"\n'
-        '[web]\nbase_url = "https://news.example.org"\n'
-        f'[delivery]\nbackend = "smtp"\nsmtp_host = "127.0.0.1"\nsmtp_port = {server.port}\n'
-        f'smtp_security = "none"\nsmtp_timeout = 10\nsmtp_pool_size = {pool_size}\nbatch_size = 6\n'
-    )
-    env = {
-        **os.environ, "NEWSLETTER_SECRET_KEY": SECRET, "NEWSLETTER_DATABASE_URL": db_url,
-        "PYTHONPATH": str(ROOT),
-    }
-    return config, env
 
 
 def _cli(config: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:

@@ -485,24 +485,31 @@ class HoldingSendGrid(FakeSendGrid):
         super()._handle(handler)
 
 
-def _workspace(tmp_path: Path, fake: FakeSendGrid, db_url: str) -> tuple[Path, dict[str, str]]:
+def worker_workspace(
+    tmp_path: Path, db_url: str, delivery: str, **env: str
+) -> tuple[Path, dict[str, str]]:
+    """lists.toml and a configuration whose [delivery] section holds DELIVERY (TOML lines), and
+    the environment of a worker process on DB_URL (ENV added)."""
     subs = tmp_path / "subs"
     subs.mkdir(exist_ok=True)
-    (subs / "lists.toml").write_text(
-        '[[lists]]\nslug = "revue"\nname = "Revue de presse"\nlanguage = "fr"\ntags = ["eco", "sport"]\n'
-        'from_name = "Revue"\nfrom_address = "revue@example.org"\nmax_items = 20\n'
-    )
+    (subs / "lists.toml").write_text(LISTS_TOML.format(sender="Revue"))
     config = tmp_path / "worker.toml"
     config.write_text(
         f'[paths]\ntemplates = "{ROOT / "templates"}"\nsubscribers = "{subs}"\n'
-        '[web]\nbase_url = "https://news.example.org"\n'
-        f'[delivery]\nbackend = "sendgrid"\nsendgrid_host = "{fake.url}"\nsendgrid_timeout = 20\nbatch_size = {BATCH}\n'
+        f'[web]\nbase_url = "https://news.example.org"\n[delivery]\n{delivery}'
     )
-    env = {
-        **os.environ, "SENDGRID_API_KEY": fake.api_key, "NEWSLETTER_SECRET_KEY": SECRET,
-        "NEWSLETTER_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT),
+    return config, {
+        **os.environ, "NEWSLETTER_SECRET_KEY": SECRET, "NEWSLETTER_DATABASE_URL": db_url,
+        "PYTHONPATH": str(ROOT), **env,
     }
-    return config, env
+
+
+def _workspace(tmp_path: Path, fake: FakeSendGrid, db_url: str) -> tuple[Path, dict[str, str]]:
+    return worker_workspace(
+        tmp_path, db_url,
+        f'backend = "sendgrid"\nsendgrid_host = "{fake.url}"\nsendgrid_timeout = 20\nbatch_size = {BATCH}\n',
+        SENDGRID_API_KEY=fake.api_key,
+    )
 
 
 def _cli_worker(config: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:
