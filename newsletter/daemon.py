@@ -15,7 +15,10 @@ library function of :mod:`newsletter.jobs`. APScheduler 3.x runs it:
 - every job is a module-level function of this module taking the configuration path and a name
   (stored as a ``newsletter.daemon:<function>`` reference: moving one drops its stored job at the
   next start), and reads the configuration afresh when it runs (a changed review policy applies
-  at the next run; a changed schedule at the next start);
+  at the next run). Every minute the daemon reads newsletter.toml, lists.toml and the web app's
+  sources again and reconciles the jobs when they ask for others (a list added, removed or
+  rescheduled, a source added or disabled); a file broken at that moment leaves the jobs as
+  they are, with an error in the log;
 - jobs run one at a time (one worker thread): a draft and a send of the same list never race.
   The lock check has a thread of its own (executor ``control``): the heartbeat goes on while a
   long job runs.
@@ -56,7 +59,7 @@ from sqlalchemy.exc import OperationalError
 from newsletter import config as config_mod
 from newsletter.audience.lists import ListConfig, find_list, load_lists
 from newsletter.config import Config, SourceConfig, safe_url
-from newsletter.errors import NewsletterError
+from newsletter.errors import ConfigError, NewsletterError
 from newsletter.jobs import (
     HELD_CHECK_SECONDS,
     collect_source,
@@ -84,7 +87,7 @@ log = logging.getLogger("newsletter.daemon")
 
 LOCK_CHECK_SECONDS = 30  # how often the holder checks it still has the lock (and beats)
 CONTROL = "control"  # the executor of the lock check: never waits behind a long job
-SOURCES_CHECK_SECONDS = 300  # how soon a source added or disabled in the web app is (un)scheduled
+PLAN_CHECK_SECONDS = 60  # how soon a changed lists.toml or source list changes the jobs
 STANDBY_POLL_SECONDS = 5.0  # how often a standby daemon tries to take the lock
 DATABASE_RETRY_SECONDS = (1, 2, 5, 10, 30, 60)  # backoff while the database is unreachable
 JOBSTORE = "default"  # the persisted jobs; "local" holds the daemon's own lock check
@@ -292,34 +295,49 @@ class ReconcileReport:
     removed: list[str] = field(default_factory=list)
 
 
+def _verdict(old: Any, spec: JobSpec) -> str:
+    """What SPEC makes of the stored job OLD (None if there is none): added, kept or changed."""
+    from apscheduler.util import obj_to_ref
+
+    if old is None:
+        return "added"
+    same = (
+        _signature(old.trigger) == _signature(spec.trigger)
+        and tuple(old.args) == spec.args
+        and old.func_ref == obj_to_ref(spec.func)
+    )
+    return "kept" if same else "changed"
+
+
+def plan_changes(scheduler: BaseScheduler, jobs: Sequence[JobSpec]) -> ReconcileReport:
+    """What :func:`reconcile` would do with JOBS, without doing it."""
+    report = ReconcileReport()
+    existing = {job.id: job for job in scheduler.get_jobs(jobstore=JOBSTORE)}
+    for spec in jobs:
+        getattr(report, _verdict(existing.pop(spec.id, None), spec)).append(spec.id)
+    report.removed = sorted(existing)
+    return report
+
+
 def reconcile(scheduler: BaseScheduler, jobs: Sequence[JobSpec], *, now: datetime | None = None) -> ReconcileReport:
     """Make the scheduler's stored jobs exactly JOBS (the scheduler must be started or paused).
 
     Every job is (re)written with ``replace_existing``; one whose trigger and arguments did not
     change keeps its stored next run time, so a run missed while the daemon was down is not lost.
     """
-    from apscheduler.util import obj_to_ref
-
     now = now or utcnow()
     report = ReconcileReport()
     existing = {job.id: job for job in scheduler.get_jobs(jobstore=JOBSTORE)}
     for spec in jobs:
         old = existing.pop(spec.id, None)
         options: dict[str, Any] = {}
+        verdict = _verdict(old, spec)
+        getattr(report, verdict).append(spec.id)
         if old is None:
-            report.added.append(spec.id)
             if spec.first_run_now:
                 options["next_run_time"] = now
-        elif (
-            _signature(old.trigger) == _signature(spec.trigger)
-            and tuple(old.args) == spec.args
-            and old.func_ref == obj_to_ref(spec.func)
-        ):
-            report.kept.append(spec.id)
-            if old.next_run_time is not None:
-                options["next_run_time"] = old.next_run_time
-        else:
-            report.changed.append(spec.id)
+        elif verdict == "kept" and old.next_run_time is not None:
+            options["next_run_time"] = old.next_run_time
         scheduler.add_job(
             spec.func, trigger=spec.trigger, args=spec.args, id=spec.id, name=spec.id,
             jobstore=JOBSTORE, replace_existing=True, coalesce=True, max_instances=1,
@@ -441,7 +459,10 @@ class Daemon:
             _runtime.results = job_results_path(config)
 
             def plan() -> list[JobSpec]:
-                return planned_jobs(config, lists, config_path, collected_sources(url, config))
+                """The jobs the configuration asks for now (read again: ConfigError if broken)."""
+                current = config_mod.load(self.config_path)
+                current_lists = load_lists(current.folder(current.paths.subscribers) / "lists.toml")
+                return planned_jobs(current, current_lists, config_path, collected_sources(url, current))
 
             self._schedule(url, plan, lock)
         finally:
@@ -495,19 +516,25 @@ class Daemon:
                 return
             beat()
 
-        def check_sources() -> None:
-            """A source added, disabled or enabled in the web app gets (or loses) its job."""
+        def check_plan() -> None:
+            """The jobs follow the configuration while the daemon runs: a list added, removed or
+            rescheduled in lists.toml, a source added or disabled in the web app or the file."""
             try:
                 planned = shift_jobs(plan(), _runtime.clock_offset)
+            except ConfigError as exc:
+                log.error("%s; the jobs stay as they are until it is fixed", exc)
+                return
             except (OperationalError, NewsletterError) as exc:
                 log.error("cannot read the sources from the store: %s", exc)
                 return
-            wanted = {spec.id for spec in planned if spec.id.startswith("collect:")}
-            have = {job.id for job in scheduler.get_jobs(jobstore=JOBSTORE) if job.id.startswith("collect:")}
-            if wanted != have:
+            changes = plan_changes(scheduler, planned)
+            if changes.added or changes.changed or changes.removed:
                 report = reconcile(scheduler, planned)
-                log.info("sources changed in the store: %s added, %s removed",
-                         ", ".join(report.added) or "none", ", ".join(report.removed) or "none")
+                log.info(
+                    "the configuration changed: jobs %s added, %s changed, %s removed",
+                    ", ".join(report.added) or "none", ", ".join(report.changed) or "none",
+                    ", ".join(report.removed) or "none",
+                )
 
         def on_start(_event: object) -> None:
             if self.clock_start is not None:
@@ -528,7 +555,7 @@ class Daemon:
             beat()
             scheduler.add_job(check_lock, "interval", seconds=LOCK_CHECK_SECONDS, id="lock-check",
                               jobstore="local", executor=CONTROL)
-            scheduler.add_job(check_sources, "interval", seconds=SOURCES_CHECK_SECONDS, id="sources-check",
+            scheduler.add_job(check_plan, "interval", seconds=PLAN_CHECK_SECONDS, id="plan-check",
                               jobstore="local")
             log.info(
                 "jobs: %s added, %s changed, %s kept, %s removed%s", len(report.added),

@@ -891,6 +891,45 @@ def test_the_heartbeat_goes_on_while_a_long_job_runs(tmp_path: Path, monkeypatch
     assert not thread.is_alive()
 
 
+def test_the_running_daemon_follows_lists_toml(tmp_path: Path, monkeypatch, caplog) -> None:
+    """A list rescheduled or added in lists.toml gets its jobs within a check, no restart; a
+    file broken meanwhile leaves the jobs as they were and says why."""
+    from newsletter import daemon as daemon_mod
+
+    config = _workspace(tmp_path, monkeypatch)
+    lists_file = tmp_path / "subscribers" / "lists.toml"
+    monkeypatch.setattr(daemon_mod, "PLAN_CHECK_SECONDS", 0.1)
+    daemon = Daemon(config)
+    thread = threading.Thread(target=daemon.run)
+
+    def jobs() -> dict[str, str]:
+        return {j.id: str(j.trigger) for j in daemon.scheduler.get_jobs(jobstore="default")}
+
+    with caplog.at_level(logging.INFO, "newsletter.daemon"):
+        thread.start()
+        try:
+            _wait_for(daemon._started.is_set, "the start")
+            assert "hour='7'" in jobs()["send:revue"]
+            lists_file.write_text("[[lists]\nslug = ", encoding="utf-8")  # being edited
+            _wait_for(lambda: "the jobs stay as they are until it is fixed" in caplog.text, "the error")
+            assert "lists.toml" in caplog.text and "hour='7'" in jobs()["send:revue"]
+            lists_file.write_text(
+                '[[lists]]\nslug = "revue"\nname = "Revue"\ntags = ["eco"]\nfrom_name = "Revue"\n'
+                'from_address = "revue@example.org"\nschedule = "30 6 * * 1-5"\ntimezone = "Europe/Paris"\n'
+                '[[lists]]\nslug = "sport"\nname = "Sport"\ntags = ["sport"]\nfrom_name = "Sport"\n'
+                'from_address = "sport@example.org"\nschedule = "0 18 * * *"\ntimezone = "Africa/Casablanca"\n',
+                encoding="utf-8",
+            )
+            _wait_for(lambda: "send:sport" in jobs(), "the new list's jobs")
+            assert "hour='6'" in jobs()["send:revue"] and "minute='30'" in jobs()["send:revue"]
+            assert {"draft:sport", "held:sport", "send:sport"} <= set(jobs())
+            assert "the configuration changed: jobs draft:sport, send:sport, held:sport added" in caplog.text
+        finally:
+            daemon.request_stop("SIGTERM")
+            thread.join(20)
+    assert not thread.is_alive()
+
+
 def test_a_run_missed_beyond_its_grace_is_recorded_as_missed(tmp_path: Path, monkeypatch) -> None:
     """The daemon was down through a send time (and its grace): at the next start that run is
     skipped, and `newsletter status` says so."""
