@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select
 
 from newsletter.store.db import Store
-from newsletter.store.models import Edition, MailingList, ProviderEvent
+from newsletter.store.models import DeliveryBatch, Edition, MailingList, ProviderEvent
 
 from .test_web_consent import (
     add,
@@ -142,3 +142,49 @@ def test_event_without_edition_applies_to_every_list(web, store: Store, tmp_path
                         "sg_event_id": "z", "subscriber_id": str(ids["a@x.org"])}]).encode()
     assert web.post("/webhooks/sendgrid", content=body, headers=signed(body)).status_code == 200
     assert statuses(store, "a@x.org") == {"revue": "bounced", "digest": "bounced"}
+
+
+def test_an_event_of_an_uncertain_batch_confirms_it_sent(web, store: Store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """SendGrid takes a request whole or not at all: any event of one of a batch's messages
+    shows the batch went out. An uncertain batch becomes sent (and its edition with it, its
+    other batches being sent); a batch an editor put back, and an event naming another
+    edition, change nothing."""
+    ids = add(store, tmp_path, "revue", "a@x.org", "b@x.org", "c@x.org")
+    revue = edition_of(store, "revue")
+    with store.session() as session:
+        session.get(Edition, revue).status = "sending"
+        for number, status, readers in [(1, "sent", ["a@x.org"]), (2, "uncertain", ["b@x.org"]),
+                                        (3, "pending", ["c@x.org"])]:
+            recipients = [ids[e] for e in readers]
+            session.add(DeliveryBatch(
+                edition_id=revue, number=number, status=status, recipients=recipients,
+                first_subscriber_id=recipients[0], last_subscriber_id=recipients[-1],
+                sent_count=1 if status == "sent" else 0,
+                last_error="interrupted during the provider call" if status == "uncertain" else None,
+            ))
+        session.flush()
+        batch_ids = dict(session.execute(select(DeliveryBatch.number, DeliveryBatch.id)).all())
+
+    def post(*events: dict[str, object]) -> dict[str, object]:
+        body = json.dumps(list(events)).encode()
+        response = web.post("/webhooks/sendgrid", content=body, headers=signed(body))
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    forged = event("delivered", "b@x.org", ids["b@x.org"], revue + 1, 1, batch_id=str(batch_ids[2]))
+    put_back = event("processed", "c@x.org", ids["c@x.org"], revue, 2, batch_id=str(batch_ids[3]))
+    assert post(forged, put_back)["batches_confirmed"] == 0
+    assert post(event("processed", "b@x.org", ids["b@x.org"], revue, 3,
+                      batch_id=str(batch_ids[2])))["batches_confirmed"] == 1
+    with store.session() as session:
+        batches = {b.number: b for b in session.scalars(select(DeliveryBatch))}
+        assert [batches[n].status for n in (1, 2, 3)] == ["sent", "sent", "pending"]
+        assert batches[2].sent_count == 1
+        assert batches[2].last_error.startswith("sent: the provider's events show it accepted")
+        assert session.get(Edition, revue).status == "sending"  # batch 3 is still to go
+        batches[3].status = "uncertain"
+    assert post(event("delivered", "c@x.org", ids["c@x.org"], revue, 4,
+                      batch_id=str(batch_ids[3])))["batches_confirmed"] == 1
+    with store.session() as session:
+        edition = session.get(Edition, revue)
+        assert edition.status == "sent" and edition.sent_at is not None

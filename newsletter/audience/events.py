@@ -14,6 +14,11 @@ earlier complaint):
 
 The list comes from the custom_args set at send time (``edition_id`` -> the edition's list,
 ``subscriber_id``); an event without a known edition applies to every list of the subscriber.
+
+Every event (processed, delivered, deferred, open...) is about a message SendGrid accepted, and
+SendGrid takes a request whole or not at all: the ``batch_id`` of its custom_args tells the
+ledger that batch went out (:func:`newsletter.deliver.send.confirm_sent`), even one it had to
+call uncertain.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ class EventReport:
     duplicates: int = 0
     changed: int = 0  # memberships whose status changed
     ignored: list[str] = field(default_factory=list)  # events that were not objects
+    # batch id -> edition id, named by the new events: SendGrid accepted those batches' requests
+    batches: dict[int, int] = field(default_factory=dict)
 
 
 def status_for(event: dict[str, Any]) -> str | None:
@@ -127,6 +134,9 @@ def record_events(session: Session, events: list[Any]) -> EventReport:
             continue
         report.new += 1
         report.changed += _apply(session, event_id, event)
+        batch_id, edition_id = _int(event.get("batch_id")), _int(event.get("edition_id"))
+        if batch_id and edition_id:
+            report.batches[batch_id] = edition_id
     session.flush()
     return report
 

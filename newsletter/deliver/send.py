@@ -125,6 +125,38 @@ def finish_edition(session: Session, edition_id: int) -> bool:
     return unsent == 0
 
 
+CONFIRMED = "sent: the provider's events show it accepted the batch"
+
+
+def confirm_sent(session: Session, batches: dict[int, int]) -> list[tuple[int, int]]:
+    """Mark ``sent`` the uncertain batches the provider's own events show it accepted (BATCHES:
+    batch id -> edition id, as the events' custom_args name them), committed; their editions
+    are sent once every batch is. The (edition id, batch number) confirmed.
+
+    Only an ``uncertain`` batch changes: one an editor already put back to be sent again is
+    past helping. Its ``sent_count`` is its planned recipients (the request's own count was
+    not recorded)."""
+    uncertain = session.scalars(
+        select(DeliveryBatch)
+        .where(DeliveryBatch.id.in_(list(batches)), DeliveryBatch.status == "uncertain")
+        .order_by(DeliveryBatch.id)
+        .with_for_update()
+    ).all() if batches else []
+    confirmed = []
+    for batch in uncertain:
+        if batches[batch.id] != batch.edition_id:
+            continue  # not this batch's own event
+        batch.status, batch.sent_count = "sent", len(batch.recipients)
+        batch.last_error = f"{CONFIRMED} (was uncertain: {batch.last_error or 'no reason recorded'})"
+        batch.updated_at = utcnow()
+        log.info("batch %s of edition %s: %s", batch.number, batch.edition_id, CONFIRMED)
+        confirmed.append((batch.edition_id, batch.number))
+    session.commit()
+    for edition_id in sorted({edition_id for edition_id, _ in confirmed}):
+        finish_edition(session, edition_id)
+    return confirmed
+
+
 def sample_unsubscribe_url(config: Config) -> str:
     """The unsubscribe link of a sample (the outbox's HTML copy, a preview, a test): no token."""
     return f"{config.web.base_url.rstrip('/')}/unsubscribe"

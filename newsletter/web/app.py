@@ -397,14 +397,19 @@ def create_app(
         except InputError as exc:
             return JSONResponse({"error": str(exc)}, 400)
 
-        def work() -> events.EventReport:
-            with store.session() as session:
-                return events.record_events(session, batch)
+        def work() -> tuple[events.EventReport, list[tuple[int, int]]]:
+            from newsletter.deliver.send import confirm_sent
 
-        report = await run_in_threadpool(work)
+            with store.session() as session:
+                report = events.record_events(session, batch)
+                session.commit()
+                return report, confirm_sent(session, report.batches)
+
+        report, confirmed = await run_in_threadpool(work)
         return JSONResponse({
             "received": report.received, "new": report.new, "duplicates": report.duplicates,
             "changed": report.changed, "ignored": report.ignored,
+            "batches_confirmed": len(confirmed),
         })
 
     async def not_found(request: Request, exc: Exception) -> Response:
