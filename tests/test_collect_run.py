@@ -17,7 +17,7 @@ from newsletter.collect.http import Fetcher
 from newsletter.collect.run import Collector, SourceReport, collect
 from newsletter.enrich.pending import enrich_pending
 from newsletter.store.db import Store
-from newsletter.store.models import Article, Source
+from newsletter.store.models import Article, Source, SourceFetch
 from newsletter.summarize.pending import summarize_pending
 
 from .conftest import shared_data
@@ -124,6 +124,68 @@ def test_a_failing_source_is_recorded_and_the_others_go_on(store: Store, http_se
     with store.session() as session:
         collect(session, config)
         assert session.scalar(select(Source.error_count).where(Source.name == "broken")) == 2
+
+
+def test_a_sources_error_is_stored_with_its_code_and_params_for_the_web_app(
+    store: Store, http_server: LocalServer, make_config
+) -> None:
+    """The web app says a collect error in the editor's language from its code and params; the
+    English message stays what the CLI prints. A success clears them with the message."""
+    state = {"status": 404}
+    gone = http_server.route("/gone.xml", lambda request: Reply(
+        state["status"], _rss([("g", "Titre", http_server.url("/g"), " ".join(PARAGRAPHS * 3))])
+        if state["status"] == 200 else b"not here"))
+    slow = http_server.route("/slow.xml", Reply(200, _rss([]), delay=1.5))
+    missing_page = http_server.url("/2026/absent")
+    teasers = http_server.route("/teasers.xml", Reply(body=_rss([
+        ("t-1", "Une médiathèque", missing_page, "La commune a inauguré une médiathèque…"),
+    ])))
+    config = make_config(collect={"timeout": 0.3}, sources=[
+        {"name": "gone", "url": gone},
+        {"name": "slow", "url": slow},
+        {"name": "home", "url": http_server.route("/home", Reply(body=b"<html><body><p>Bienvenue</p></body></html>"))},
+        {"name": "teasers", "url": teasers},
+    ])
+    with store.session() as session:
+        reports = {r.name: r for r in collect(session, config)}
+    assert reports["gone"].errors == [f"{gone}: HTTP 404 Not Found (the address is gone; check the source URL)"]
+    assert reports["teasers"].errors[0].endswith("(kept the feed's teaser; its page will be tried again)")
+
+    def stored() -> dict[str, tuple[object, ...]]:
+        with store.session() as session:
+            rows = session.execute(
+                select(Source.name, Source.last_error_code, Source.last_error_params,
+                       SourceFetch.error_code, SourceFetch.error_params)
+                .join(SourceFetch, SourceFetch.source_id == Source.id)
+                .order_by(SourceFetch.id)
+            ).all()
+        return {name: tuple(rest) for name, *rest in rows}  # each source's latest fetch
+
+    after = stored()
+    assert after["gone"] == ("fetch-gone", {"url": gone, "status": 404}) * 2
+    assert after["slow"] == ("fetch-timeout", {"url": slow}) * 2
+    assert after["home"] == ("not-a-feed", {"url": http_server.url("/home")}) * 2
+    assert after["teasers"] == (
+        "fetch-gone", {"url": missing_page, "status": 404, "teaser": "retry"}) * 2
+
+    state["status"] = 200
+    with store.session() as session:
+        (report,) = collect(session, config, names=["gone"])
+        assert report.new == 1 and not report.errors
+        gone_row = session.scalar(select(Source).where(Source.name == "gone"))
+        assert (gone_row.last_error, gone_row.last_error_code, gone_row.last_error_params) == (None, None, None)
+    assert stored()["gone"][2:] == (None, None)
+
+
+def test_an_error_without_a_code_keeps_only_its_message(store: Store, make_config) -> None:
+    config = make_config(sources=[{"name": "malformed", "url": str(shared_data("feeds", "prof18_feed-test-malformed.xml"))}])
+    with store.session() as session:
+        (report,) = collect(session, config)
+        source = session.scalar(select(Source).where(Source.name == "malformed"))
+        assert "malformed feed" in source.last_error and report.errors == [source.last_error]
+        assert (source.last_error_code, source.last_error_params) == (None, None)
+        fetch = session.scalar(select(SourceFetch).where(SourceFetch.source_id == source.id))
+        assert (fetch.error, fetch.error_code, fetch.error_params) == (source.last_error, None, None)
 
 
 def test_every_real_feed_collects_once(store: Store, make_config) -> None:

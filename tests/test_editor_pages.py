@@ -676,6 +676,71 @@ def test_collection_records_each_fetch_and_the_source_page_shows_the_history(des
     assert "HTTP 503" in listing and '<td class="num">2</td>' in listing
 
 
+def test_a_collect_error_reads_in_the_editors_language_on_every_page_that_shows_it(desk: TestClient) -> None:
+    server = desk.server
+    missing = server.url("/abonnes/marche")
+    teaser = (f"<item><guid>t-1</guid><title>Le marché couvert rouvre</title>"
+              f"<link>{missing}</link><description>Le marché rouvre…</description></item>")
+    server.route("/teasers.xml", Reply(200, ("<?xml version='1.0' encoding='utf-8'?><rss version='2.0'>"
+                                             f"<channel><title>T</title>{teaser}</channel></rss>").encode(),
+                                       {"Content-Type": "application/rss+xml"}))
+    server.route("/panne.xml", Reply(404, b"not here"))
+    for name, path in (("panne", "/panne.xml"), ("teasers", "/teasers.xml")):
+        assert desk.post("/editor/sources", data={"csrf_token": desk.csrf, "name": name, "kind": "feed",
+                                                 "url": server.url(path)}, follow_redirects=False).status_code == 303
+    with desk.store.session() as session:
+        collect(session, desk.config, names=["panne", "teasers"])
+    panne, teasers = _source(desk.store, "panne"), _source(desk.store, "teasers")
+    french = f"{server.url('/panne.xml')} n’existe pas (HTTP 404)\u00a0: vérifiez l’adresse."
+    english = f"{server.url('/panne.xml')} does not exist (HTTP 404): check the address."
+    fr, en = {"Accept-Language": "fr"}, EN
+    for path in ("/editor/sources", "/editor"):
+        assert french in desk.get(path, headers=fr).text, path
+        page = desk.get(path, headers=en).text
+        assert english in page and "the address is gone" not in page, path
+    detail = desk.get(f"/editor/sources/{panne.id}", headers=fr).text
+    assert french in _section(detail, 'class="facts"') and french in _section(detail, 'class="fetches"')
+    assert english in _section(desk.get(f"/editor/sources/{panne.id}", headers=en).text, 'class="fetches"')
+    # a teaser whose page failed: the page's problem, then what became of the teaser
+    history = _section(desk.get(f"/editor/sources/{teasers.id}", headers=fr).text, 'class="fetches"')
+    assert (f"{missing} n’existe pas (HTTP 404)\u00a0: vérifiez l’adresse. "
+            "L’extrait donné par le flux a été gardé\u00a0; sa page sera demandée de nouveau.") in history
+
+
+def test_an_error_stored_without_a_code_shows_its_message_and_a_fetchs_other_errors_stay_reachable(
+    desk: TestClient,
+) -> None:
+    """Rows from before error codes, and errors without one, show their stored (English) text;
+    a fetch with several errors says its last in the editor's language and lists them all."""
+    old = "https://vieux.example/rss: HTTP 500 Internal Server Error (the server failed; try again later)"
+    with desk.store.session() as session:
+        vieux = Source(name="vieux", kind="feed", url="https://vieux.example/rss", origin="web", tags=[],
+                       last_error=old, error_count=1, last_fetched_at=datetime(2026, 12, 1, 4, 0, tzinfo=UTC))
+        bavard = Source(name="bavard", kind="feed", url="https://bavard.example/rss", origin="web", tags=[],
+                        last_error="https://bavard.example/b: HTTP 404", error_count=1,
+                        last_error_code="fetch-gone",
+                        last_error_params={"url": "https://bavard.example/b", "status": 404, "teaser": "final"})
+        session.add_all([vieux, bavard])
+        session.flush()
+        session.add(SourceFetch(source_id=vieux.id, outcome="error", error=old))
+        session.add(SourceFetch(source_id=bavard.id, outcome="error",
+                                error="https://bavard.example/a: HTTP 404\nhttps://bavard.example/b: HTTP 404",
+                                error_code="fetch-gone", error_params=bavard.last_error_params))
+        session.commit()
+        ids = vieux.id, bavard.id
+    fr = {"Accept-Language": "fr"}
+    for path in ("/editor/sources", "/editor"):
+        assert old in desk.get(path, headers=fr).text, path
+    page = desk.get(f"/editor/sources/{ids[0]}", headers=fr).text
+    assert old in _section(page, 'class="facts"') and old in _section(page, 'class="fetches"')
+    assert "<details>" not in page
+    fetches = _section(desk.get(f"/editor/sources/{ids[1]}", headers=fr).text, 'class="fetches"')
+    assert "https://bavard.example/b n’existe pas (HTTP 404)\u00a0: vérifiez l’adresse." in fetches
+    assert "sa page ne sera plus demandée." in fetches
+    assert "Toutes les erreurs de cette collecte (2)" in fetches
+    assert "<li>https://bavard.example/a: HTTP 404</li><li>https://bavard.example/b: HTTP 404</li>" in fetches
+
+
 # -- the French interface ----------------------------------------------------------------------
 
 

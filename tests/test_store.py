@@ -336,3 +336,65 @@ def test_revision_0012_adds_the_delivery_journal_in_place_and_downgrades(db_url:
         assert conn.scalar(text("SELECT sent_count FROM delivery_batches WHERE id = 2")) == 2
     assert migrate(engine) == ("0011", head_revision())
     engine.dispose()
+
+
+# -- revision 0013: the code and params of a source's collect error -----------------------------
+
+
+def test_revision_0013_adds_error_codes_in_place_and_downgrades(db_url: str) -> None:
+    """A source, its fetch history and its articles survive the upgrade and the downgrade (a
+    rebuilt `sources` table on SQLite would take them); errors from before have no code and
+    are shown as their stored message."""
+    from alembic import command
+    from sqlalchemy import MetaData, inspect, text
+
+    from newsletter.store.db import _alembic_config
+
+    engine = make_engine(db_url)
+    command.upgrade(_alembic_config(engine), "0012")
+    meta = MetaData()
+    meta.reflect(engine)
+    t = meta.tables
+    now = datetime(2026, 11, 28, tzinfo=timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(t["sources"].insert().values(
+            id=1, name="agence", label="", kind="feed", url="https://agence.example/rss",
+            language="", tags=[], priority=0, enabled=True, origin="web", error_count=1,
+            last_error="https://agence.example/rss: HTTP 404 Not Found", created_at=now))
+        conn.execute(t["source_fetches"].insert().values(
+            id=1, source_id=1, fetched_at=now, outcome="error", new_articles=0,
+            error="https://agence.example/rss: HTTP 404 Not Found"))
+        conn.execute(t["articles"].insert().values(
+            id=1, source_id=1, url="https://agence.example/a", canonical_url="https://agence.example/a",
+            title="Titre", author="", language="fr", declared_language="fr", text="Texte.",
+            teaser="Texte.", categories=[], content_hash="h1", collected_at=now))
+    assert migrate(engine) == ("0012", head_revision())
+    columns = {c["name"] for c in inspect(engine).get_columns("sources")}
+    assert {"last_error_code", "last_error_params"} <= columns
+    with engine.connect() as conn:
+        assert conn.execute(text(
+            "SELECT last_error, last_error_code, last_error_params FROM sources WHERE id = 1"
+        )).one() == ("https://agence.example/rss: HTTP 404 Not Found", None, None)
+        assert conn.execute(text(
+            "SELECT error_code, error_params FROM source_fetches WHERE id = 1")).one() == (None, None)
+        assert conn.scalar(text("SELECT source_id FROM articles WHERE id = 1")) == 1
+    store = Store.open(db_url)  # the model writes the new columns
+    try:
+        with store.session() as session:
+            source = session.get(Source, 1)
+            source.last_error_code = "fetch-gone"
+            source.last_error_params = {"url": "https://agence.example/rss", "status": 404}
+            session.commit()
+    finally:
+        store.close()
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT last_error_code FROM sources WHERE id = 1")) == "fetch-gone"
+    command.downgrade(_alembic_config(engine), "0012")
+    assert "last_error_code" not in {c["name"] for c in inspect(engine).get_columns("sources")}
+    assert "error_code" not in {c["name"] for c in inspect(engine).get_columns("source_fetches")}
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM source_fetches WHERE source_id = 1")) == 1
+        assert conn.scalar(text("SELECT source_id FROM articles WHERE id = 1")) == 1
+        assert conn.scalar(text("SELECT last_error FROM sources WHERE id = 1")).endswith("HTTP 404 Not Found")
+    assert migrate(engine) == ("0012", head_revision())
+    engine.dispose()

@@ -53,7 +53,7 @@ def parse_feed(data: bytes, url: str = "", *, label: str = "") -> ParsedFeed:
     """
     where = label or url or "feed"
     if not data.strip():
-        raise InputError(f"{where}: empty document, not a feed")
+        raise InputError(f"{where}: empty document, not a feed", code="not-a-feed", url=where)
     parsed = feedparser.parse(data)
     feed = parsed.feed
     problem = _bozo_reason(parsed) if parsed.bozo else ""
@@ -61,7 +61,8 @@ def parse_feed(data: bytes, url: str = "", *, label: str = "") -> ParsedFeed:
         reason = problem or "no RSS or Atom element found"
         raise InputError(
             f"{where}: not a readable RSS/Atom feed ({reason}; "
-            "check that the URL points to the feed, not the site's home page)"
+            "check that the URL points to the feed, not the site's home page)",
+            code="not-a-feed", url=where,
         )
     feed_language = primary_language(feed.get("language", ""))
     entries: list[CollectedArticle] = []

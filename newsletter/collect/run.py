@@ -8,6 +8,12 @@ in its history and in the run's report, and the run goes on. A local source file
 is such an error too, not a configuration error: an import folder that vanished must not stop the
 web app or a send, only that source's collecting until the file is back.
 
+An error is recorded as its English message (the CLI's) and, when it has one, its code and the
+params of its message (:class:`~newsletter.collect.store.CollectProblem`), for the editors' app to
+say it in the editor's language. The page of a teaser that could not be fetched keeps its
+problem's code, with ``teaser`` telling whether the page will be tried again (``retry``) or
+not (``final``).
+
 A feed that could not be read is asked for in full at its next collect (its ETag and
 Last-Modified are dropped), so a 304 always means "the feed last read, unchanged": the warnings
 it gave and the pages it could not complete still stand, so a 304 neither clears nor counts
@@ -38,6 +44,7 @@ from newsletter.collect.http import Fetcher
 from newsletter.collect.robots import RobotsDisallowed, RobotsPolicy
 from newsletter.collect.sources import ORIGIN_WEB, planned_sources
 from newsletter.collect.store import (
+    CollectProblem,
     add_article,
     complete_from_page,
     import_source,
@@ -73,12 +80,18 @@ class SourceReport:
     skipped: int = 0
     not_modified: bool = False
     disabled: bool = False  # disabled in the web app: not fetched
-    errors: list[str] = field(default_factory=list)
+    # what went wrong, in order: the last one is the source's last error
+    problems: list[CollectProblem] = field(default_factory=list)
     articles: list[Article] = field(default_factory=list)
     # article pages robots.txt keeps us from: their feed's teaser was kept (not an error)
     robots_refused: list[str] = field(default_factory=list)
     # teasers of earlier collects whose page came this time: their text is now the page's
     completed: list[Article] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[str]:
+        """The problems' English messages, as the CLI prints them (add to ``problems``)."""
+        return [problem.message for problem in self.problems]
 
     @property
     def failed(self) -> bool:
@@ -125,24 +138,31 @@ class Collector:
                 self._collect_files(source, Path(location), report)
         except Exception as exc:
             if isinstance(exc, NewsletterError):
-                report.errors.append(str(exc))
+                report.problems.append(CollectProblem.of(exc))
             else:  # a bug or a library failure on odd input: keep the run going
                 log.exception("collecting %s failed", source_config.name)
-                report.errors.append(f"{location}: unexpected {type(exc).__name__}: {exc}")
+                detail = f"{type(exc).__name__}: {exc}"
+                report.problems.append(CollectProblem(
+                    f"{location}: unexpected {detail}", code="collect-unexpected",
+                    params={"url": location, "detail": detail},
+                ))
             # Not read (or not to the end): ask for the feed in full next time, so that a 304
             # never stands for a feed that was not read.
             source.etag = source.last_modified = None
-        if report.errors:
-            source.last_error = report.errors[-1]
+        if report.problems:
+            shown = report.problems[-1]
+            source.last_error = shown.message
+            source.last_error_code = shown.code or None
+            source.last_error_params = shown.params if shown.code else None
             source.error_count += 1
         elif report.not_modified and source.error_count:
             pass  # the feed last read, unchanged: its problems stand, not counted again
         else:
-            source.last_error = None
+            source.last_error = source.last_error_code = source.last_error_params = None
             source.error_count = 0
             source.last_success_at = source.last_fetched_at
         outcome = "error" if report.errors else "not-modified" if report.not_modified else "ok"
-        record_fetch(self.session, source, outcome, report.new, report.errors,
+        record_fetch(self.session, source, outcome, report.new, report.problems,
                      robots_refused=len(report.robots_refused))
         self.session.commit()
         return report
@@ -169,7 +189,7 @@ class Collector:
                 raise InputError(f"{location}: cannot read ({exc.strerror})") from None
             parsed = feeds.parse_feed(data, location)
         if parsed.warning:
-            report.errors.append(f"{location}: {parsed.warning}")
+            report.problems.append(CollectProblem(f"{location}: {parsed.warning}"))
         for entry in parsed.entries:
             if not entry.language:
                 entry.language = parsed.language
@@ -203,7 +223,10 @@ class Collector:
             elif problem is not None:
                 retry = _may_pass(problem)
                 later = "; its page will be tried again" if retry else ""
-                report.errors.append(f"{problem} ({TEASER_KEPT}{later})")
+                report.problems.append(CollectProblem.of(
+                    problem, f"{problem} ({TEASER_KEPT}{later})",
+                    teaser="retry" if retry else "final",
+                ))
         article = self._store(source, entry, report)
         if article is not None and retry:
             record_page_failure(article)
@@ -245,13 +268,19 @@ class Collector:
                 article.page_failures = None
             elif not _may_pass(problem):
                 article.page_failures = None
-                report.errors.append(f"{problem} ({TEASER_KEPT}; its page is not tried again)")
+                report.problems.append(CollectProblem.of(
+                    problem, f"{problem} ({TEASER_KEPT}; its page is not tried again)",
+                    teaser="final",
+                ))
             else:
                 if problem.code in _HOST_DOWN:
                     down.add(host)
                 again = record_page_failure(article)
                 later = "will be tried again" if again else "is not tried again"
-                report.errors.append(f"{problem} ({TEASER_KEPT}; its page {later})")
+                report.problems.append(CollectProblem.of(
+                    problem, f"{problem} ({TEASER_KEPT}; its page {later})",
+                    teaser="retry" if again else "final",
+                ))
 
     def _fetch_page(self, url: str) -> CollectedArticle:
         if self.robots is not None:
@@ -267,9 +296,9 @@ class Collector:
             try:
                 result = files.read_file(file)
             except NewsletterError as exc:
-                report.errors.append(str(exc))
+                report.problems.append(CollectProblem.of(exc))
                 continue
-            report.errors.extend(result.errors)
+            report.problems.extend(CollectProblem(message) for message in result.errors)
             for item in result.articles:
                 self._store(source, item, report)
 
@@ -295,7 +324,7 @@ class Collector:
         source = import_source(self.session)
         for path in paths:
             if not path.exists():
-                report.errors.append(f"{path}: no such file or folder")
+                report.problems.append(CollectProblem(f"{path}: no such file or folder"))
                 continue
             self._collect_files(source, path, report)
         self.session.commit()

@@ -95,7 +95,9 @@ class SourceEntry:
     file_enabled: bool  # its `enabled` key there (True for the others)
     last_fetched_at: datetime | None
     last_success_at: datetime | None
-    last_error: str | None
+    last_error: str | None  # English, as the CLI prints it
+    last_error_code: str | None  # with its params: what the web app says in the editor's language
+    last_error_params: dict[str, str | int] | None
     error_count: int
     articles: int = 0
 
@@ -148,7 +150,9 @@ def _entry(source: Source, config: Config, articles: int) -> SourceEntry:
         enabled=source.enabled, in_file=declared is not None,
         file_enabled=declared.enabled if declared is not None and origin == ORIGIN_FILE else True,
         last_fetched_at=source.last_fetched_at, last_success_at=source.last_success_at,
-        last_error=source.last_error, error_count=source.error_count, articles=articles,
+        last_error=source.last_error, last_error_code=source.last_error_code,
+        last_error_params=source.last_error_params, error_count=source.error_count,
+        articles=articles,
     )
 
 

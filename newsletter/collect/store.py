@@ -2,7 +2,9 @@
 
 An article is already known when its canonical URL, its (source, GUID) pair or the hash of its
 text is in the store; collecting or importing the same thing twice therefore adds nothing.
-Every fetch of a source adds one line to its history (:func:`record_fetch`).
+Every fetch of a source adds one line to its history (:func:`record_fetch`). An error is kept
+as its English message and, when it has one, its code and params (:class:`CollectProblem`), which
+the editors' app says in the editor's language.
 
 A feed's teaser whose page could not be fetched for a reason that may pass is stored with
 ``page_failures`` set: its page is tried again at the first collect of its source at least
@@ -17,7 +19,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select
@@ -27,6 +30,7 @@ from sqlalchemy.orm import Session
 from newsletter.collect.article import CollectedArticle
 from newsletter.collect.urls import canonical_url
 from newsletter.config import SourceConfig
+from newsletter.errors import NewsletterError
 from newsletter.store.models import Article, ArticleTag, Source, SourceFetch, utcnow
 
 _SPACE = re.compile(r"\s+")
@@ -72,16 +76,44 @@ def sync_source(session: Session, config: SourceConfig, url: str) -> Source:
     return source
 
 
+@dataclass(frozen=True)
+class CollectProblem:
+    """One error of a collect: the English MESSAGE the CLI prints and, when the error has one,
+    its CODE and the PARAMS of its message (see :mod:`newsletter.errors`), for the web app to
+    say it in the editor's language. An error without a code is shown as its message."""
+
+    message: str
+    code: str = ""
+    params: dict[str, str | int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, exc: NewsletterError, message: str = "", **more: str | int) -> CollectProblem:
+        """EXC as kept (MESSAGE instead of its own, MORE params beside its own)."""
+        return cls(message or str(exc), exc.code, {**_storable(exc.params), **more})
+
+
+def _storable(params: Mapping[str, object]) -> dict[str, str | int]:
+    """PARAMS as a JSON column keeps them: numbers stay numbers, anything else is its text."""
+    return {
+        key: value if isinstance(value, int) and not isinstance(value, bool) else str(value)
+        for key, value in params.items()
+    }
+
+
 def record_fetch(
-    session: Session, source: Source, outcome: str, new_articles: int, errors: Sequence[str],
-    *, robots_refused: int = 0,
+    session: Session, source: Source, outcome: str, new_articles: int,
+    errors: Sequence[CollectProblem], *, robots_refused: int = 0,
 ) -> SourceFetch:
-    """Add one line to SOURCE's fetch history (``ok``, ``not-modified`` or ``error``, and how
-    many article pages robots.txt kept us from), keeping its latest FETCH_HISTORY lines."""
+    """Add one line to SOURCE's fetch history (``ok``, ``not-modified`` or ``error``, every
+    error's message with the code of the last, and how many article pages robots.txt kept us
+    from), keeping its latest FETCH_HISTORY lines."""
+    coded = errors[-1] if errors and errors[-1].code else None
     fetch = SourceFetch(
         source_id=source.id, fetched_at=source.last_fetched_at or utcnow(), outcome=outcome,
         new_articles=new_articles, robots_refused=robots_refused,
-        error="\n".join(errors)[:ERROR_MAX] if errors else None,
+        error="\n".join(e.message for e in errors)[:ERROR_MAX] if errors else None,
+        error_code=coded.code if coded else None,
+        error_params=coded.params if coded else None,
     )
     session.add(fetch)
     session.flush()

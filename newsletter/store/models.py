@@ -90,7 +90,11 @@ class Source(Base):
     last_modified: Mapped[str | None] = mapped_column(String(100))
     last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)  # English, as the CLI prints it
+    # its code and the params of its message, for the web app to say it in the editor's language
+    # (newsletter/web/editor/problems.py); NULL for an error without a code
+    last_error_code: Mapped[str | None] = mapped_column(String(40))
+    last_error_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[created]
 
@@ -499,4 +503,7 @@ class SourceFetch(Base):
     new_articles: Mapped[int] = mapped_column(Integer, default=0)
     # article pages the site's robots.txt kept us from (their feed's teaser was kept)
     robots_refused: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)  # every error of the fetch, one a line
+    # the code and params of the last of them, as on the source (Source.last_error_code)
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)

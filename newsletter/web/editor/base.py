@@ -37,6 +37,7 @@ from newsletter.deliver.message import MailBackend
 from newsletter.render.view import RTL_LANGUAGES
 from newsletter.store.db import Store
 from newsletter.store.models import Editor
+from newsletter.web.editor.problems import say
 from newsletter.web.i18n import interface_language, translations
 
 LOGIN_PATH = "/editor/login"
@@ -111,7 +112,11 @@ def _environment(folder: str, language: str) -> jinja2.Environment:
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
     )
-    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    catalog = translations(language)
+    env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
+    # problem(code, params, message): a stored error (a source's last collect error) in the
+    # editor's language, else as stored
+    env.globals["problem"] = functools.partial(say, gettext=catalog.gettext)
     return env
 
 

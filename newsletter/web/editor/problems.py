@@ -2,10 +2,12 @@
 
 Library errors are English and written for the command line ("run 'newsletter editions
 unapprove 3'"). Those an editor can meet in the app carry a ``code`` and their ``params``
-(see :mod:`newsletter.errors`; a list file's line problems, ``RowError``, carry them too);
+(see :mod:`newsletter.errors`; a list file's line problems, ``RowError``, carry them too, and
+the store keeps a collect error's with its message: ``Source.last_error_code``);
 :func:`describe` and :func:`say` turn them into the app's own sentence, from the catalog. An
 error without a code known here keeps its library message (a broken template names its file and
-line: that is for whoever runs the site, and is the same in any language).
+line: that is for whoever runs the site, and is the same in any language). Templates say a
+stored error with ``problem(code, params, message)``.
 """
 
 from __future__ import annotations
@@ -63,8 +65,16 @@ PROBLEMS = {
     "fetch-busy": N_("%(url)s is receiving too many requests (HTTP %(status)s): try again later."),
     "fetch-server": N_("The site of %(url)s failed (HTTP %(status)s): try again later."),
     "fetch-refused": N_("%(url)s refused the request (HTTP %(status)s): check the address."),
-    "fetch-too-large": N_("%(url)s is too large to be an article page."),
+    "fetch-too-large": N_("%(url)s is too large to be an article page or a feed."),
     "not-html": N_("%(url)s is not a web page (empty or unreadable)."),
+    "robots-disallowed": N_(
+        "%(url)s is closed to robots by its site's robots.txt: ask the publisher for permission "
+        "(then this app's administrator can stop following robots.txt)."
+    ),
+    "robots-unreachable": N_(
+        "%(url)s was not fetched: its site's robots.txt could not be read, which counts as a "
+        "refusal until it can be."
+    ),
     # a feed source given by its site's address
     "no-feed": N_(
         "%(url)s is neither an RSS or Atom feed nor a page announcing one: paste the feed's own "
@@ -83,6 +93,15 @@ PROBLEMS = {
         "No article text was found at %(url)s (fewer than %(words)s words: a home page, "
         "a paywall or a page built by JavaScript?)."
     ),
+    # a source's collect (its feed; the pages of its teasers: see TEASER_NOTES)
+    "not-a-feed": N_(
+        "%(url)s is not a readable RSS or Atom feed: check that the source's address is the "
+        "feed itself, not its site's home page."
+    ),
+    "collect-unexpected": N_(
+        "Collecting %(url)s failed on an unexpected error (%(detail)s): the site's "
+        "administrator will find it in the log."
+    ),
     # a list file (CSV) uploaded on the subscribers' page: the whole file, or one of its lines
     "not-utf8": N_(
         "The file is not UTF-8 text (byte %(byte)s): save it as CSV UTF-8 and upload it again."
@@ -96,6 +115,13 @@ PROBLEMS = {
     "name-too-long": N_("The name is longer than %(max)s characters."),
     "language-invalid": N_("%(language)s is not a language code (such as fr, en or ar)."),
     "duplicate": N_("%(email)s is already on line %(line)s: the two lines are merged."),
+}
+
+# What became of a feed's teaser whose page could not be fetched (a collect error's ``teaser``
+# param), said after the page's problem.
+TEASER_NOTES = {
+    "retry": N_("The feed's teaser was kept; its page will be tried again."),
+    "final": N_("The feed's teaser was kept; its page is not tried again."),
 }
 
 # email-validator's reasons for the commonest mistakes in an address (the "detail" of
@@ -133,15 +159,19 @@ def describe(error: NewsletterError, gettext: Callable[[str], str]) -> str:
 
 
 def say(
-    code: str, params: Mapping[str, object], fallback: str, gettext: Callable[[str], str]
+    code: str | None, params: Mapping[str, object] | None, fallback: str,
+    gettext: Callable[[str], str],
 ) -> str:
-    """The app's sentence for problem CODE with PARAMS; FALLBACK when CODE is not one of ours."""
-    text = PROBLEMS.get(code)
+    """The app's sentence for problem CODE with PARAMS; FALLBACK when CODE is not one of ours
+    (or is None: an error stored without a code)."""
+    text = PROBLEMS.get(code or "")
     if text is None:
         return fallback
-    shown = dict(params)
+    shown = dict(params or {})
     if shown.get("status") in STATUSES:
         shown["status"] = gettext(STATUSES[str(shown["status"])])
     if "detail" in shown:  # a library's reason, in parentheses: translated when we know it
         shown["detail"] = gettext(str(shown["detail"])).rstrip(".")
-    return gettext(text) % shown
+    said = gettext(text) % shown
+    note = TEASER_NOTES.get(str(shown.get("teaser", "")))
+    return f"{said} {gettext(note)}" if note else said
