@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from newsletter.config import DATABASES, ENV_DATABASE_URL, safe_url
+from newsletter.config import DATABASES, ENV_DATABASE_URL, check_database_url, safe_url
 from newsletter.errors import ConfigError, StoreError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -34,11 +33,13 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 def make_engine(url: str) -> Engine:
     """An engine for URL; a SQLite file's folder is created when missing.
 
-    A URL we cannot use is a configuration mistake (ConfigError, exit status 2): not a URL, a
-    database other than SQLite and PostgreSQL, a driver that is not installed, or a SQLite
-    file whose folder cannot be made.
+    A URL we cannot use is a configuration mistake (ConfigError, exit status 2), said as the
+    configuration check says it (:func:`newsletter.config.check_database_url`): not a URL, a
+    database other than SQLite and PostgreSQL, a driver we do not ship; or a SQLite file whose
+    folder cannot be made.
     """
     where = f"database URL {safe_url(url)!r} (database.url or {ENV_DATABASE_URL})"
+    check_database_url(url, where)
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -58,26 +59,12 @@ def make_engine(url: str) -> Engine:
                     f"{where}: cannot create the store's folder {folder} ({exc.strerror}; "
                     "check paths.data)"
                 ) from None
-        engine = _create_engine(parsed, where)
+        engine = create_engine(parsed)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return _create_engine(parsed, where, pool_pre_ping=True)
-
-
-def _create_engine(url: URL, where: str, **kw: Any) -> Engine:
-    try:
-        return create_engine(url, **kw)
-    except NoSuchModuleError:  # a dialect SQLAlchemy does not know
-        raise ConfigError(
-            f"{where}: unsupported database {url.get_backend_name()!r}; supported: {DATABASES}"
-        ) from None
-    except ImportError as exc:  # a dialect whose driver is not installed (mysql: MySQLdb)
-        raise ConfigError(
-            f"{where}: unsupported database {url.drivername!r} (its driver "
-            f"{exc.name or 'module'} is not installed); supported: {DATABASES}"
-        ) from None
+    return create_engine(parsed, pool_pre_ping=True)
 
 
 def _alembic_config(engine: Engine) -> AlembicConfig:
