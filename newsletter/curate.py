@@ -10,6 +10,7 @@
     preview(config, list_config, edition, name=)   the email as a sample recipient gets it
     send_test(config, list_config, edition, backend, address, name=)   that email to one address
     scheduled_send(list_config, day)            when the schedule sends the edition of DAY
+    edition_schedule(list_config, day, now)     that, and whether it is past, seen at NOW
     delivery_progress(session, edition_id)      its batches by status, messages sent, problems
 
 Every edit goes through :mod:`newsletter.editions`, so the same rules hold as on the command
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
@@ -173,6 +175,36 @@ def scheduled_send(list_config: ListConfig, day: date) -> datetime | None:
     None when no send time falls on that day (a weekday-only list on a Sunday)."""
     times = ListSchedule.of(list_config).send_times(day)
     return times[0] if times else None
+
+
+@dataclass
+class EditionSchedule:
+    """When the edition goes out, in its list's time zone."""
+
+    send_at: datetime | None  # its day's send time still to come, else its day's first
+    passed: bool  # every send time of its day is past
+    timezone: str
+    next_send: datetime | None  # the list's next send time, as the dashboard shows it
+
+    @property
+    def next_day(self) -> date | None:
+        """The day of the edition the list's next send is for."""
+        return self.next_send.astimezone(ZoneInfo(self.timezone)).date() if self.next_send else None
+
+
+def edition_schedule(list_config: ListConfig, day: date, now: datetime) -> EditionSchedule:
+    """When the list's schedule sends the edition of DAY, seen at NOW.
+
+    A send time sends the edition of its own day (:func:`newsletter.jobs.send_list`): once the
+    send times of DAY are past, the list's next send is another edition's, and an edition still
+    unsent then goes out only when an editor sends it.
+    """
+    schedule = ListSchedule.of(list_config)
+    next_send = schedule.next_send(now)
+    if next_send is not None and schedule.local_day(next_send) == day:
+        return EditionSchedule(next_send, False, list_config.timezone, next_send)
+    first = scheduled_send(list_config, day)
+    return EditionSchedule(first, bool(first and first <= now), list_config.timezone, next_send)
 
 
 # -- edits -------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from newsletter.editions import build_edition, get_edition, rewrite_item
 from newsletter.enrich.pending import enrich_pending
 from newsletter.store.models import ArticleTag, DeliveryBatch, Edition, EditionItem, MailingList
 from newsletter.summarize.pending import summarize_pending
-from newsletter.web.editor.editions import edition_schedule
+from newsletter.curate import edition_schedule
 
 from .editor_support import EDITOR, editor_web_fixture, logged_in_fixture  # noqa: F401 (fixtures)
 from .support.httpserver import LocalServer, Reply

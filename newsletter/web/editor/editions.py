@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -50,7 +50,6 @@ from newsletter.editions import (
 )
 from newsletter.errors import EditionError, InputError, NewsletterError
 from newsletter.render import subject_for
-from newsletter.schedule import ListSchedule
 from newsletter.store.models import Edition
 from newsletter.web.editor.base import PRIVATE_HEADERS, EditorSite, editor_route, fits_row_id
 from newsletter.web.editor.problems import describe
@@ -201,36 +200,6 @@ def not_found(site: EditorSite, request: Request, edition_id: int) -> Response:
 # -- the page ------------------------------------------------------------------------------------
 
 
-@dataclass
-class Schedule:
-    """When the edition goes out, in its list's time zone."""
-
-    send_at: datetime | None  # its day's send time still to come, else its day's first
-    passed: bool  # every send time of its day is past
-    timezone: str
-    next_send: datetime | None  # the list's next send time, as the dashboard shows it
-
-    @property
-    def next_day(self) -> date | None:
-        """The day of the edition the list's next send is for."""
-        return self.next_send.astimezone(ZoneInfo(self.timezone)).date() if self.next_send else None
-
-
-def edition_schedule(list_config: ListConfig, day: date, now: datetime) -> Schedule:
-    """When the list's schedule sends the edition of DAY, seen at NOW.
-
-    A send time sends the edition of its own day (:func:`newsletter.jobs.send_list`): once the
-    send times of DAY are past, the list's next send is another edition's, and an edition still
-    unsent then goes out only when an editor sends it.
-    """
-    schedule = ListSchedule.of(list_config)
-    next_send = schedule.next_send(now)
-    if next_send is not None and schedule.local_day(next_send) == day:
-        return Schedule(next_send, False, list_config.timezone, next_send)
-    first = curate.scheduled_send(list_config, day)
-    return Schedule(first, bool(first and first <= now), list_config.timezone, next_send)
-
-
 def local_time(moment: datetime | None, timezone: str) -> str:
     return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M") if moment else ""
 
@@ -246,7 +215,7 @@ def page_context(
 ) -> dict[str, Any]:
     """What edition.html shows."""
     now = datetime.fromtimestamp(site.clock(), UTC)
-    schedule = edition_schedule(list_config, edition.date, now)
+    schedule = curate.edition_schedule(list_config, edition.date, now)
     return {
         "edition": edition,
         "list": list_config,
