@@ -920,7 +920,7 @@ def test_the_running_daemon_follows_lists_toml(tmp_path: Path, monkeypatch, capl
                 'from_address = "sport@example.org"\nschedule = "0 18 * * *"\ntimezone = "Africa/Casablanca"\n',
                 encoding="utf-8",
             )
-            _wait_for(lambda: "send:sport" in jobs(), "the new list's jobs")
+            _wait_for(lambda: "the configuration changed" in caplog.text, "the reconcile")
             assert "hour='6'" in jobs()["send:revue"] and "minute='30'" in jobs()["send:revue"]
             assert {"draft:sport", "held:sport", "send:sport"} <= set(jobs())
             assert "the configuration changed: jobs draft:sport, send:sport, held:sport added" in caplog.text
