@@ -297,7 +297,7 @@ def _notify_held(
     as it does when the daemon died between holding the edition and mailing."""
     from newsletter.notify import send_held_notice
 
-    send_time = latest_send(schedule, now, send_grace(list_config)) or now.astimezone(UTC)
+    send_time = schedule.latest_send(now, send_grace(list_config)) or now.astimezone(UTC)
     try:
         result.notified = send_held_notice(
             backend, config, list_config, edition,
@@ -309,19 +309,6 @@ def _notify_held(
         return
     edition.held_notified_at = now
     session.commit()
-
-
-def latest_send(schedule: ListSchedule, now: datetime, lookback: timedelta) -> datetime | None:
-    """The latest send time of SCHEDULE in [NOW - LOOKBACK, NOW], or None."""
-    # in UTC: two local times of one zone compare as wall-clock times, blind to a repeated hour
-    now = now.astimezone(UTC)
-    latest = None
-    fire = schedule.send.get_next_fire_time(None, now - lookback)
-    while fire is not None and fire <= now:
-        latest = fire
-        fire = schedule.send.get_next_fire_time(fire, fire)
-    # in UTC: adding a grace time to a local time is wall-clock arithmetic across a clock change
-    return None if latest is None else latest.astimezone(UTC)
 
 
 def release_approved(
@@ -350,7 +337,7 @@ def release_approved(
     slug = list_config.slug
     schedule = ListSchedule.of(list_config)
     grace, check = send_grace(list_config), timedelta(seconds=HELD_CHECK_SECONDS)
-    send_time = latest_send(schedule, now, grace + check)
+    send_time = schedule.latest_send(now, grace + check)
     if send_time is None:
         return None
     day = schedule.local_day(send_time)

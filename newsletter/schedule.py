@@ -235,18 +235,23 @@ class ListSchedule:
         fire = self.next_send(now)
         return self.local_day(fire or now)
 
-    def send_day(self, now: datetime, lookback: timedelta) -> date:
-        """The edition a send at NOW is for: the day of the latest send time within LOOKBACK.
-
-        A send that runs late (a misfire within the grace time) still sends that day's
-        edition, even past midnight; with no send time in the window, today's local date.
-        """
+    def latest_send(self, now: datetime, lookback: timedelta) -> datetime | None:
+        """The latest send time in [NOW - LOOKBACK, NOW] (in UTC), or None."""
         # in UTC: two local times of one zone compare as wall-clock times, blind to a repeated
-        # hour, and subtracting LOOKBACK from a local time is wall-clock arithmetic
+        # hour, and subtracting LOOKBACK (or adding a grace time) to a local time is wall-clock
+        # arithmetic across a clock change
         now = now.astimezone(UTC)
         latest = None
         fire = self.send.get_next_fire_time(None, now - lookback)
         while fire is not None and fire <= now:
             latest = fire
             fire = self.send.get_next_fire_time(fire, fire)
-        return self.local_day(latest or now)
+        return None if latest is None else latest.astimezone(UTC)
+
+    def send_day(self, now: datetime, lookback: timedelta) -> date:
+        """The edition a send at NOW is for: the day of the latest send time within LOOKBACK.
+
+        A send that runs late (a misfire within the grace time) still sends that day's
+        edition, even past midnight; with no send time in the window, today's local date.
+        """
+        return self.local_day(self.latest_send(now, lookback) or now)
