@@ -1,4 +1,5 @@
-"""How the product counts words: the summary budget, the shortest article, the teaser test.
+"""How the product counts words (the summary budget, the shortest article, the teaser test),
+and drops their accents where a comparison should not see them (:func:`strip_accents`).
 
 A word is a whitespace-separated token, except in Chinese and Japanese, which put no
 spaces between words: there every two ideographs or kana count as one word (the average
@@ -10,8 +11,9 @@ The count is additive: joining pieces with spaces adds their counts.
 from __future__ import annotations
 
 import re
+import unicodedata
 
-__all__ = ["count_words", "first_words"]
+__all__ = ["count_words", "first_words", "strip_accents"]
 
 # Hiragana, katakana and the Han ideographs (with their extensions and compatibility block).
 _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -52,3 +54,10 @@ def first_words(text: str, max_words: int) -> str:
             end = match.start() + offset + 1
         return text[:end]
     return text.rstrip()
+
+
+def strip_accents(text: str) -> str:
+    """TEXT in compatibility decomposition (NFKD) without its combining marks: accents, and
+    Arabic's short vowels ("Élection" -> "Election", "ﬁ" -> "fi"); case is kept."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from newsletter.words import count_words, first_words
+from newsletter.words import count_words, first_words, strip_accents
 
 
 def test_words_are_whitespace_tokens_outside_chinese_and_japanese() -> None:
@@ -43,3 +43,10 @@ def test_first_words_is_the_longest_start_within_the_budget(text: str, max_words
         rest = text[len(head) :]
         extended = text[: len(head) + len(rest) - len(rest.lstrip()) + 1]
         assert count_words(extended) > max_words
+
+
+def test_strip_accents_keeps_case_and_letters() -> None:
+    assert strip_accents("Élection à Fès") == "Election a Fes"
+    assert strip_accents("ﬁnance") == "finance"  # a compatibility ligature is unfolded
+    assert strip_accents("مَدْرَسَة") == "مدرسة"  # Arabic short vowels are combining marks
+    assert strip_accents("BCE") == "BCE"

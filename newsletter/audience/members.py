@@ -21,6 +21,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from newsletter.errors import InputError
 from newsletter.store.models import email_key
+from newsletter.words import strip_accents
 
 COLUMNS = ("email", "name", "language")
 # What a header cell may say for each column, compared without case, accents, spaces or
@@ -101,8 +102,7 @@ class _FileError(InputError):
 def _header_key(cell: str) -> str:
     """CELL as HEADER_ALIASES spells it ("E-mail Address" -> "emailaddress", "Prénom" ->
     "prenom")."""
-    folded = unicodedata.normalize("NFKD", cell.strip().lower())
-    return "".join(ch for ch in folded if ch.isalnum() and not unicodedata.combining(ch))
+    return "".join(ch for ch in strip_accents(cell.strip().lower()) if ch.isalnum())
 
 
 def _decode(path: Path, data: bytes) -> str:

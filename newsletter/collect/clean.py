@@ -20,12 +20,13 @@ about "&amp;", written "&amp;amp;" in its HTML, keeps its "&amp;".
 from __future__ import annotations
 
 import re
-import unicodedata
 from html import unescape
 
 import lxml.html
 import nh3
 from lxml import etree
+
+from newsletter.words import strip_accents
 
 # -- boilerplate paragraphs -----------------------------------------------------------------
 # Patterns are written naturally and matched against ``_key(paragraph)``: accents, Arabic
@@ -154,8 +155,7 @@ _ARABIC_FOLD = str.maketrans({"ى": "ي", "ة": "ه", "ـ": None, "أ": "ا", "�
 
 def _fold(text: str) -> str:
     """Accents and Arabic hamza/tanwin/ta marbuta folded away (safe on regex source too)."""
-    text = unicodedata.normalize("NFKD", text.translate(_ARABIC_FOLD))
-    return "".join(c for c in text if not unicodedata.combining(c)).translate(_ARABIC_FOLD)
+    return strip_accents(text.translate(_ARABIC_FOLD)).translate(_ARABIC_FOLD)
 
 
 _EXACT_RE = [re.compile(_fold(p)) for p in _EXACT]

@@ -11,12 +11,12 @@ its host when the title has no Latin letters.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
 from newsletter.errors import InputError
+from newsletter.words import strip_accents
 
 NAME_MAX = 40  # a readable source name; the column takes 100
 
@@ -87,6 +87,5 @@ def folder_tag(folder: str) -> str:
 
 def _slug(text: str) -> str:
     """TEXT in lower-case ASCII letters and digits, accents dropped, anything else a dash."""
-    folded = unicodedata.normalize("NFKD", text.lower())
-    letters = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    letters = strip_accents(text.lower())
     return re.sub(r"[^a-z0-9]+", "-", letters).strip("-")[:NAME_MAX].strip("-")

@@ -19,7 +19,6 @@ paragraph would tag half the paper "economie". This is also what ``min_hits`` co
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +32,7 @@ from newsletter.enrich.text import (
     match_keys,
     tokenize,
 )
+from newsletter.words import strip_accents
 
 ARABIC_ARTICLE = "\u0627\u0644"  # al-
 ACRONYM = "\x00"  # prefix of acronym keys: no folded word starts with it
@@ -74,8 +74,7 @@ def is_acronym(word: str) -> bool:
 
 def acronym_key(word: str) -> str:
     """The key of a word in capitals, apart from every folded key: accents dropped, case kept."""
-    decomposed = unicodedata.normalize("NFKD", word)
-    return ACRONYM + "".join(c for c in decomposed if not unicodedata.combining(c))
+    return ACRONYM + strip_accents(word)
 
 
 def _same_word(word: str, word_lemma: str) -> bool:

@@ -13,10 +13,11 @@ dictionary lookup afterwards.
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
 
 import simplemma
+
+from newsletter.words import strip_accents
 
 # A word: letters/digits plus the combining marks that belong to it (accents written as
 # separate code points, Arabic harakat), which `\w` alone would split on. A number keeps its
@@ -61,8 +62,7 @@ STOPWORDS: dict[str, frozenset[str]] = {}
 
 def fold(text: str) -> str:
     """Case-, accent- and Arabic-spelling-insensitive form: 'Élection' -> 'election', 'أمن' -> 'امن'."""
-    text = unicodedata.normalize("NFKD", text.casefold().translate(_FOLD_TABLE))
-    return "".join(c for c in text if not unicodedata.combining(c)).translate(_FOLD_TABLE)
+    return strip_accents(text.casefold().translate(_FOLD_TABLE)).translate(_FOLD_TABLE)
 
 
 def tokenize(text: str) -> list[str]:
