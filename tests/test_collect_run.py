@@ -161,10 +161,10 @@ def test_a_sources_error_is_stored_with_its_code_and_params_for_the_web_app(
             ).all()
         return {name: tuple(rest) for name, *rest in rows}  # each source's latest fetch
 
-    after = stored()
-    assert after["gone"] == ("fetch-gone", {"url": gone, "status": 404}) * 2
-    assert after["slow"] == ("fetch-timeout", {"url": slow}) * 2
-    assert after["home"] == ("not-a-feed", {"url": http_server.url("/home")}) * 2
+    after = stored()  # an error at the source's own address says so (its next step is the source's)
+    assert after["gone"] == ("fetch-gone", {"url": gone, "status": 404, "context": "source"}) * 2
+    assert after["slow"] == ("fetch-timeout", {"url": slow, "context": "source"}) * 2
+    assert after["home"] == ("not-a-feed", {"url": http_server.url("/home"), "context": "source"}) * 2
     assert after["teasers"] == (
         "fetch-gone", {"url": missing_page, "status": 404, "teaser": "retry"}) * 2
 
@@ -178,14 +178,73 @@ def test_a_sources_error_is_stored_with_its_code_and_params_for_the_web_app(
 
 
 def test_an_error_without_a_code_keeps_only_its_message(store: Store, make_config) -> None:
-    config = make_config(sources=[{"name": "malformed", "url": str(shared_data("feeds", "prof18_feed-test-malformed.xml"))}])
+    config = make_config(sources=[{"name": "missing", "url": "feeds/missing.xml"}])
     with store.session() as session:
         (report,) = collect(session, config)
-        source = session.scalar(select(Source).where(Source.name == "malformed"))
-        assert "malformed feed" in source.last_error and report.errors == [source.last_error]
+        source = session.scalar(select(Source).where(Source.name == "missing"))
+        assert "file or folder not found" in source.last_error and report.errors == [source.last_error]
         assert (source.last_error_code, source.last_error_params) == (None, None)
         fetch = session.scalar(select(SourceFetch).where(SourceFetch.source_id == source.id))
         assert (fetch.error, fetch.error_code, fetch.error_params) == (source.last_error, None, None)
+
+
+def test_a_feeds_warnings_are_stored_with_codes_and_the_cli_line_is_unchanged(
+    store: Store, http_server: LocalServer, make_config
+) -> None:
+    """A malformed feed read all the same, entries skipped: one problem, the CLI's line as it
+    was, with the first warning's code and the second's as ``also`` for the web app."""
+    text = " ".join(PARAGRAPHS * 3)
+    no_title = "<item><guid>g-9</guid><link>{}</link></item>"  # no title, no text: skipped
+    malformed = (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>X</title>"
+        f"<item><guid>g-1</guid><title>Le marché & la ville</title><link>{http_server.url('/a')}</link>"
+        f"<description>{text}</description></item>{no_title.format(http_server.url('/b'))}</channel></rss>"
+    ).encode()
+    skipping = _rss([("g-2", "La halle", http_server.url("/c"), text.replace("médiathèque", "halle"))]).replace(
+        b"</channel>", (no_title.format(http_server.url("/d")) * 2).encode() + b"</channel>")
+    broken, sparse = http_server.route("/broken.xml", Reply(body=malformed)), http_server.route(
+        "/sparse.xml", Reply(body=skipping))
+    config = make_config(sources=[{"name": "broken", "url": broken}, {"name": "sparse", "url": sparse}])
+    with store.session() as session:
+        reports = {r.name: r for r in collect(session, config)}
+        rows = {s.name: s for s in session.scalars(select(Source))}
+        assert reports["broken"].new == reports["sparse"].new == 1
+        assert reports["broken"].errors == [
+            f"{broken}: malformed feed, 1 entries recovered: line 1, column 122: not well-formed "
+            "(invalid token); 1 entries without title, link or text were skipped"
+        ]
+        assert reports["sparse"].errors == [f"{sparse}: 2 entries without title, link or text were skipped"]
+        assert (rows["broken"].last_error_code, rows["broken"].last_error_params) == ("feed-malformed", {
+            "url": broken, "entries": 1, "detail": "not well-formed (invalid token)",
+            "skipped": 1, "also": "feed-entries-skipped",
+        })
+        assert (rows["sparse"].last_error_code, rows["sparse"].last_error_params) == (
+            "feed-entries-skipped", {"url": sparse, "skipped": 2})
+        fetch = session.scalar(select(SourceFetch).where(SourceFetch.source_id == rows["sparse"].id))
+        assert (fetch.error_code, fetch.error_params) == ("feed-entries-skipped", {"url": sparse, "skipped": 2})
+
+
+def test_an_address_that_fails_says_whether_it_is_the_sources_own_or_a_teasers_page(
+    store: Store, http_server: LocalServer, make_config
+) -> None:
+    """The web app's next step differs: fix the source's address, or nothing (the feed's link)."""
+    loop = http_server.url("/boucle")
+    http_server.route("/boucle", Reply(302, headers={"Location": loop}))
+    page_loop = http_server.url("/2026/boucle")
+    http_server.route("/2026/boucle", Reply(302, headers={"Location": page_loop}))
+    teasers = http_server.route("/teasers.xml", Reply(body=_rss([
+        ("t-1", "Une médiathèque", page_loop, "La commune a inauguré une médiathèque…"),
+    ])))
+    config = make_config(sources=[{"name": "loop", "url": loop}, {"name": "teasers", "url": teasers}])
+    with store.session() as session:
+        reports = {r.name: r for r in collect(session, config)}
+        rows = {s.name: s for s in session.scalars(select(Source))}
+    assert reports["loop"].errors[0].startswith(f"{loop}: more than ")
+    assert (rows["loop"].last_error_code, rows["loop"].last_error_params) == (
+        "fetch-redirects", {"url": loop, "context": "source"})
+    assert reports["teasers"].new == 1
+    assert (rows["teasers"].last_error_code, rows["teasers"].last_error_params) == (
+        "fetch-redirects", {"url": page_loop, "teaser": "final"})
 
 
 def test_every_real_feed_collects_once(store: Store, make_config) -> None:

@@ -376,12 +376,15 @@ def test_add_an_article_by_url_from_a_page(desk: Desk, site: LocalServer) -> Non
 def test_a_page_that_cannot_be_added_is_named_with_the_reason(desk: Desk, site: LocalServer) -> None:
     with LocalServer() as gone:
         unreachable = gone.url("/article")
+    loop = site.url("/boucle")
+    site.route("/boucle", Reply(302, headers={"Location": loop}))
     before = len(desk.edition().items)
     for url, reason in (  # in the editor's language, with what to do in the app
         (site.url("/gone"), "n’existe pas (HTTP 404) : vérifiez l’adresse"),  # spaces collapsed
         (site.url("/accueil"), "Aucun texte d’article n’a été trouvé"),
         (unreachable, "Impossible de joindre"),
-        ("javascript:alert(1)", "n’est pas une adresse web"),
+        ("javascript:alert(1)", "n’est pas une adresse web : collez l’adresse de l’article"),
+        (loop, "redirige trop de fois : ouvrez-la dans un navigateur et collez l’adresse d’arrivée"),
     ):
         response = desk.post(f"/editor/editions/{desk.revue}/items", {"url": url})
         assert response.status_code == 303 and response.headers["location"].endswith("#add")

@@ -10,7 +10,7 @@ from babel.messages.catalog import Message
 from babel.messages.pofile import read_po
 
 from newsletter.errors import EditionError, InputError, RenderError
-from newsletter.web.editor.problems import PROBLEMS, describe
+from newsletter.web.editor.problems import IN_COLLECT, PROBLEMS, describe, say
 from newsletter.web.i18n import LOCALE_DIR, translations
 
 from .conftest import ROOT
@@ -106,3 +106,24 @@ def test_french_punctuation_keeps_its_no_break_space() -> None:
     loose = re.compile(r" [:;?!»]|« ")
     for name, m in _french():
         assert not any(loose.search(s or "") for s in _strings(m)), (name, _strings(m))
+
+
+def test_a_collect_says_its_own_next_step_for_an_address_and_the_catalog_keeps_one_meaning() -> None:
+    """IN_COLLECT only replaces sentences of PROBLEMS (same code, same placeholders); the
+    article-adding pages (no context) keep the catalog's own sentence."""
+    placeholder = re.compile(r"%\((\w+)\)s")
+    for context, sentences in IN_COLLECT.items():
+        for code, sentence in sentences.items():
+            assert code in PROBLEMS, (context, code)
+            assert set(placeholder.findall(sentence)) == set(placeholder.findall(PROBLEMS[code]))
+    french = translations("fr").gettext
+    url = "https://a.example/x"
+    pasted = say("url-invalid", {"url": url}, "", french)
+    assert pasted.endswith("copiez-la de nouveau depuis la barre d’adresse du navigateur.")
+    at_source = say("url-invalid", {"url": url, "context": "source"}, "", french)
+    assert at_source == f"{url} n’est pas une adresse valide\u00a0: vérifiez l’adresse de la source."
+    at_page = say("url-invalid", {"url": url, "teaser": "final"}, "", french)
+    assert at_page.startswith(f"Le flux renvoie à {url}, qui n’est pas une adresse valide. L’extrait")
+    # a code with no sentence of its own for a source keeps the catalog's
+    gone = {"url": url, "status": 404}
+    assert say("fetch-gone", {**gone, "context": "source"}, "", french) == say("fetch-gone", gone, "", french)

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
@@ -705,6 +706,90 @@ def test_a_collect_error_reads_in_the_editors_language_on_every_page_that_shows_
     history = _section(desk.get(f"/editor/sources/{teasers.id}", headers=fr).text, 'class="fetches"')
     assert (f"{missing} n’existe pas (HTTP 404)\u00a0: vérifiez l’adresse. "
             "L’extrait donné par le flux a été gardé\u00a0; sa page sera demandée de nouveau.") in history
+
+
+def _feed_source(desk: TestClient, name: str, path: str, reply: Reply) -> str:
+    """Serve REPLY at PATH and add it as the feed source NAME in the app: its URL."""
+    url = desk.server.route(path, reply)
+    assert desk.post("/editor/sources", data={"csrf_token": desk.csrf, "name": name, "kind": "feed",
+                                             "url": url}, follow_redirects=False).status_code == 303
+    return url
+
+
+def test_a_feeds_warnings_read_in_the_editors_language_and_in_full_on_every_page(desk: TestClient) -> None:
+    """A malformed feed read all the same, with an entry skipped: both said, in the editor's
+    language, to the end (the lists no longer cut a sentence of the catalog at 160 characters)."""
+    item = "<item><guid>{}</guid><title>{}</title><link>{}</link><description>{}</description></item>"
+    body = ("<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>A</title>"
+            + item.format("a-1", "Le marché & la ville", desk.server.url("/a-1"), "Le marché couvert rouvre. " * 20)
+            + "<item><guid>a-2</guid><link>" + desk.server.url("/a-2") + "</link></item></channel></rss>")
+    url = _feed_source(desk, "abime", "/abime.xml", Reply(200, body.encode(), {"Content-Type": "application/rss+xml"}))
+    with desk.store.session() as session:
+        (report,) = collect(session, desk.config, names=["abime"])
+    assert report.errors == [f"{url}: malformed feed, 1 entries recovered: line 1, column 122: not well-formed "
+                             "(invalid token); 1 entries without title, link or text were skipped"]
+    french = (f"{url} est un flux mal formé (XML mal formé, signe invalide)\u00a0; articles lus malgré tout\u00a0: 1. "
+              "Il peut en manquer\u00a0: signalez-le à son éditeur. "
+              f"Entrées de {url} écartées faute de titre, de lien ou de texte\u00a0: 1.")
+    english = str(escape(
+        f"{url} is a malformed feed (not well-formed (invalid token)); articles read from it all the same: 1. "
+        f"Some may be missing: tell its publisher. Entries of {url} skipped for want of a title, a link or a "
+        "text: 1."))
+    assert len(french) > 160
+    fr = {"Accept-Language": "fr"}
+    for path in ("/editor/sources", "/editor"):
+        assert french in desk.get(path, headers=fr).text, path
+        assert english in desk.get(path, headers=EN).text, path
+    detail = desk.get(f"/editor/sources/{_source(desk.store, 'abime').id}", headers=fr).text
+    assert french in _section(detail, 'class="facts"') and french in _section(detail, 'class="fetches"')
+
+
+def test_a_sources_bad_address_gives_a_next_step_for_the_source_not_for_a_pasted_address(
+    desk: TestClient,
+) -> None:
+    """The catalog's sentences for an address an editor pastes (adding an article) say "paste";
+    at a source's own address they say to fix the source, and at a teaser's page nothing."""
+    server = desk.server
+    loop, page_loop = server.url("/boucle.xml"), server.url("/2026/boucle")
+    server.route("/2026/boucle", Reply(302, headers={"Location": page_loop}))
+    _feed_source(desk, "boucle", "/boucle.xml", Reply(302, headers={"Location": loop}))
+    teaser = f"<item><guid>t-1</guid><title>Le marché</title><link>{page_loop}</link><description>Le marché…</description></item>"
+    _feed_source(desk, "extraits", "/extraits.xml", Reply(200, (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>T</title>"
+        f"{teaser}</channel></rss>").encode(), {"Content-Type": "application/rss+xml"}))
+    with desk.store.session() as session:
+        collect(session, desk.config, names=["boucle", "extraits"])
+    french = (f"{loop} redirige trop de fois\u00a0: ouvrez-la dans un navigateur et donnez à la source "
+              "l’adresse d’arrivée.")
+    english = str(escape(f"{loop} redirects too many times: open it in a browser and give the source the "
+                         "address it ends on."))
+    fr = {"Accept-Language": "fr"}
+    for path in ("/editor/sources", "/editor", f"/editor/sources/{_source(desk.store, 'boucle').id}"):
+        page = desk.get(path, headers=fr).text
+        assert french in page and "collez" not in page, path
+        page = desk.get(path, headers=EN).text
+        assert english in page and "paste" not in page, path
+    history = _section(desk.get(f"/editor/sources/{_source(desk.store, 'extraits').id}", headers=fr).text,
+                       'class="fetches"')
+    assert (f"{page_loop} redirige trop de fois. L’extrait donné par le flux a été gardé\u00a0; "
+            "sa page ne sera plus demandée.") in history
+
+
+def test_the_lists_cut_only_a_message_said_as_stored(desk: TestClient) -> None:
+    """A message without a code can be long (a library's reason): the lists cut it, the source's
+    page shows it whole."""
+    long = "https://long.example/rss: " + "an unusually long reason given by some library, " * 6
+    with desk.store.session() as session:
+        source = Source(name="long", kind="feed", url="https://long.example/rss", origin="web", tags=[],
+                        last_error=long, error_count=1, last_fetched_at=datetime(2026, 12, 1, 4, 0, tzinfo=UTC))
+        session.add(source)
+        session.commit()
+        source_id = source.id
+    fr = {"Accept-Language": "fr"}
+    for path in ("/editor/sources", "/editor"):
+        page = desk.get(path, headers=fr).text
+        assert long[:100] in page and long.strip() not in page, path
+    assert long.strip() in _section(desk.get(f"/editor/sources/{source_id}", headers=fr).text, 'class="facts"')
 
 
 def test_an_error_stored_without_a_code_shows_its_message_and_a_fetchs_other_errors_stay_reachable(

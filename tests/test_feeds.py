@@ -179,6 +179,24 @@ def test_malformed_feed_recovers_entries_with_a_warning() -> None:
     )
     feed = parse_feed(broken, "https://quotidien.example/feed")
     assert feed.entries and "malformed feed" in feed.warning and "line" in feed.warning
+    # the web app says it from its code and params; the line and column are the CLI's
+    (warning,) = feed.warnings
+    assert (warning.code, warning.params) == (
+        "feed-malformed", {"entries": len(feed.entries), "detail": "not well-formed (invalid token)"})
+    assert warning.message == feed.warning
+
+
+def test_entries_skipped_and_a_malformed_feed_are_two_warnings_on_one_line() -> None:
+    skipped = "<item><guid>x-1</guid><link>https://quotidien.example/x</link></item>"
+    broken = RSS2.replace(
+        "<title>Brève sans corps</title>".encode(), b"<title>Br & sans corps</title>"
+    ).replace(b"</channel>", skipped.encode() + b"</channel>")
+    feed = parse_feed(broken, "https://quotidien.example/feed")
+    assert [(w.code, w.params.get("skipped")) for w in feed.warnings] == [
+        ("feed-malformed", None), ("feed-entries-skipped", 1)
+    ]
+    assert feed.warning.endswith("; 1 entries without title, link or text were skipped")
+    assert feed.warning == "; ".join(w.message for w in feed.warnings)
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,10 @@
 """RSS and Atom feeds to collected articles, with feedparser.
 
 ``parse_feed`` reads RSS 0.9x, 1.0 (RDF) and 2.0 and Atom. A malformed feed whose entries
-could still be recovered comes back with those entries and a ``warning``; something that is
-not a feed at all (an HTML page, garbage) is an :class:`InputError`. Links are returned as the
-feed gives them (made absolute); canonicalising them is the store's business.
+could still be recovered comes back with those entries and its ``warnings`` (each an English
+message with a code and params, as errors carry them: see :mod:`newsletter.errors`); something
+that is not a feed at all (an HTML page, garbage) is an :class:`InputError`. Links are returned
+as the feed gives them (made absolute); canonicalising them is the store's business.
 
 Every text field is read as HTML, whatever type feedparser guessed for it: RSS says nothing,
 and feeds escape their titles and summaries once or twice ("L&#8217;économie", "&lt;p&gt;").
@@ -39,11 +40,27 @@ TEASER_END = re.compile(
 
 
 @dataclass
+class FeedWarning:
+    """Something wrong with a feed that was read all the same: MESSAGE in English, without the
+    feed's name; CODE and PARAMS (the feed's ``url`` left to the caller) for the web app."""
+
+    message: str
+    code: str
+    params: dict[str, str | int] = field(default_factory=dict)
+
+
+@dataclass
 class ParsedFeed:
     title: str
     language: str
     entries: list[CollectedArticle] = field(default_factory=list)
-    warning: str = ""  # set when the feed was malformed but entries were recovered
+    # set when the feed was malformed but entries were recovered, or entries were skipped
+    warnings: list[FeedWarning] = field(default_factory=list)
+
+    @property
+    def warning(self) -> str:
+        """The warnings as one line (empty when there is none)."""
+        return "; ".join(w.message for w in self.warnings)
 
 
 def parse_feed(data: bytes, url: str = "", *, label: str = "") -> ParsedFeed:
@@ -56,9 +73,9 @@ def parse_feed(data: bytes, url: str = "", *, label: str = "") -> ParsedFeed:
         raise InputError(f"{where}: empty document, not a feed", code="not-a-feed", url=where)
     parsed = feedparser.parse(data)
     feed = parsed.feed
-    problem = _bozo_reason(parsed) if parsed.bozo else ""
+    problem, position = _bozo_reason(parsed) if parsed.bozo else ("", "")
     if not parsed.entries and (not parsed.version or problem):
-        reason = problem or "no RSS or Atom element found"
+        reason = f"{position}{problem}" or "no RSS or Atom element found"
         raise InputError(
             f"{where}: not a readable RSS/Atom feed ({reason}; "
             "check that the URL points to the feed, not the site's home page)",
@@ -75,14 +92,20 @@ def parse_feed(data: bytes, url: str = "", *, label: str = "") -> ParsedFeed:
             entries.append(article)
     warnings = []
     if problem:
-        warnings.append(f"malformed feed, {len(entries)} entries recovered: {problem}")
+        warnings.append(FeedWarning(
+            f"malformed feed, {len(entries)} entries recovered: {position}{problem}",
+            code="feed-malformed", params={"entries": len(entries), "detail": problem},
+        ))
     if skipped:
-        warnings.append(f"{skipped} entries without title, link or text were skipped")
+        warnings.append(FeedWarning(
+            f"{skipped} entries without title, link or text were skipped",
+            code="feed-entries-skipped", params={"skipped": skipped},
+        ))
     return ParsedFeed(
         title=html_to_line(feed.get("title", "")),
         language=feed_language,
         entries=entries,
-        warning="; ".join(warnings),
+        warnings=warnings,
     )
 
 
@@ -100,16 +123,18 @@ def primary_language(tag: str) -> str:
     return code if re.fullmatch(r"[a-z]{2,3}", code) else ""
 
 
-def _bozo_reason(parsed: Any) -> str:
+def _bozo_reason(parsed: Any) -> tuple[str, str]:
+    """Why feedparser found the document malformed, and where ("line 3, column 7: ", or empty);
+    no reason when only its charset or content type was wrong."""
     exc = parsed.get("bozo_exception")
     if exc is None:
-        return "malformed document"
+        return "malformed document", ""
     if isinstance(exc, (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)):
-        return ""  # a wrong charset or content type, but the XML itself was fine
-    reason = str(exc) or type(exc).__name__
+        return "", ""  # a wrong charset or content type, but the XML itself was fine
     if isinstance(exc, xml.sax.SAXParseException):
-        reason = f"line {exc.getLineNumber()}, column {exc.getColumnNumber()}: {exc.getMessage()}"
-    return reason
+        position = f"line {exc.getLineNumber()}, column {exc.getColumnNumber()}: "
+        return exc.getMessage(), position
+    return str(exc) or type(exc).__name__, ""
 
 
 def _entry_article(entry: Any, base_url: str, feed_language: str) -> CollectedArticle | None:

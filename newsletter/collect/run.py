@@ -10,9 +10,11 @@ web app or a send, only that source's collecting until the file is back.
 
 An error is recorded as its English message (the CLI's) and, when it has one, its code and the
 params of its message (:class:`~newsletter.collect.store.CollectProblem`), for the editors' app to
-say it in the editor's language. The page of a teaser that could not be fetched keeps its
-problem's code, with ``teaser`` telling whether the page will be tried again (``retry``) or
-not (``final``).
+say it in the editor's language. An error at the source's own address (its feed, or its page)
+has ``context`` ``source``, for the app to give a next step that fits a source. The page of a
+teaser that could not be fetched keeps its problem's code, with ``teaser`` telling whether the
+page will be tried again (``retry``) or not (``final``). A feed's warnings (malformed, entries
+skipped) are one problem, as the CLI prints them: the first one's code, the second's as ``also``.
 
 A feed that could not be read is asked for in full at its next collect (its ETag and
 Last-Modified are dropped), so a 304 always means "the feed last read, unchanged": the warnings
@@ -137,8 +139,8 @@ class Collector:
             else:
                 self._collect_files(source, Path(location), report)
         except Exception as exc:
-            if isinstance(exc, NewsletterError):
-                report.problems.append(CollectProblem.of(exc))
+            if isinstance(exc, NewsletterError):  # at the source's own address: see problems.py
+                report.problems.append(CollectProblem.of(exc, context="source"))
             else:  # a bug or a library failure on odd input: keep the run going
                 log.exception("collecting %s failed", source_config.name)
                 detail = f"{type(exc).__name__}: {exc}"
@@ -188,8 +190,8 @@ class Collector:
             except OSError as exc:  # gone or unreadable since _check_local
                 raise InputError(f"{location}: cannot read ({exc.strerror})") from None
             parsed = feeds.parse_feed(data, location)
-        if parsed.warning:
-            report.problems.append(CollectProblem(f"{location}: {parsed.warning}"))
+        if parsed.warnings:
+            report.problems.append(_warned(location, parsed.warnings))
         for entry in parsed.entries:
             if not entry.language:
                 entry.language = parsed.language
@@ -329,6 +331,17 @@ class Collector:
             self._collect_files(source, path, report)
         self.session.commit()
         return report
+
+
+def _warned(location: str, warnings: list[feeds.FeedWarning]) -> CollectProblem:
+    """A feed's WARNINGS as one problem, the CLI's line: the first one's code, and the next
+    one's (there are two at most) as ``also``, their params together."""
+    first, *more = warnings
+    params: dict[str, str | int] = {"url": location, **first.params}
+    for warning in more:
+        params.update(warning.params, also=warning.code)
+    return CollectProblem(f"{location}: {'; '.join(w.message for w in warnings)}",
+                          code=first.code, params=params)
 
 
 def _complete(entry: CollectedArticle, page: CollectedArticle) -> None:

@@ -93,10 +93,18 @@ PROBLEMS = {
         "No article text was found at %(url)s (fewer than %(words)s words: a home page, "
         "a paywall or a page built by JavaScript?)."
     ),
-    # a source's collect (its feed; the pages of its teasers: see TEASER_NOTES)
+    # a source's collect (its feed; the pages of its teasers: see TEASER_NOTES; the next step
+    # of some sentences above: see IN_COLLECT)
     "not-a-feed": N_(
         "%(url)s is not a readable RSS or Atom feed: check that the source's address is the "
         "feed itself, not its site's home page."
+    ),
+    "feed-malformed": N_(
+        "%(url)s is a malformed feed (%(detail)s); articles read from it all the same: "
+        "%(entries)s. Some may be missing: tell its publisher."
+    ),
+    "feed-entries-skipped": N_(
+        "Entries of %(url)s skipped for want of a title, a link or a text: %(skipped)s."
     ),
     "collect-unexpected": N_(
         "Collecting %(url)s failed on an unexpected error (%(detail)s): the site's "
@@ -115,6 +123,27 @@ PROBLEMS = {
     "name-too-long": N_("The name is longer than %(max)s characters."),
     "language-invalid": N_("%(language)s is not a language code (such as fr, en or ar)."),
     "duplicate": N_("%(email)s is already on line %(line)s: the two lines are merged."),
+}
+
+# The sentences above whose next step is for an address the editor pasted (adding an article),
+# as a source's collect says them: at the source's own address (its ``context`` param is
+# ``source``), or at a teaser's page, whose address its feed gave (it has a ``teaser`` param).
+IN_COLLECT = {
+    "source": {
+        "url-not-web": N_(
+            "%(url)s is not a web address: the source's address must start with http:// or "
+            "https://."
+        ),
+        "url-invalid": N_("%(url)s is not a valid address: check the source's address."),
+        "fetch-redirects": N_(
+            "%(url)s redirects too many times: open it in a browser and give the source the "
+            "address it ends on."
+        ),
+    },
+    "page": {
+        "url-invalid": N_("The feed links to %(url)s, which is not a valid address."),
+        "fetch-redirects": N_("%(url)s redirects too many times."),
+    },
 }
 
 # What became of a feed's teaser whose page could not be fetched (a collect error's ``teaser``
@@ -142,6 +171,19 @@ ADDRESS_REASONS = (
     N_("An email address cannot have a hyphen immediately after the @-sign."),
 )
 
+# The XML parser's reasons for the commonest malformed feeds (the "detail" of feed-malformed),
+# translated like our own messages; any other reason shows as the parser wrote it.
+FEED_REASONS = (
+    N_("not well-formed (invalid token)"),
+    N_("undefined entity"),
+    N_("mismatched tag"),
+    N_("unclosed token"),
+    N_("junk after document element"),
+    N_("XML or text declaration not at start of entity"),
+    N_("unbound prefix"),
+    N_("no element found"),
+)
+
 # An edition's status, as the pages name it (the same words as templates/web/editor/edition.html)
 STATUSES = {
     "draft": N_("draft"),
@@ -163,15 +205,31 @@ def say(
     gettext: Callable[[str], str],
 ) -> str:
     """The app's sentence for problem CODE with PARAMS; FALLBACK when CODE is not one of ours
-    (or is None: an error stored without a code)."""
-    text = PROBLEMS.get(code or "")
+    (or is None: an error stored without a code).
+
+    A collect error's PARAMS may say more: its ``context`` or ``teaser`` (see IN_COLLECT),
+    what became of a teaser (TEASER_NOTES), and ``also``: a second problem's code, said after
+    the first (a feed both malformed and with entries skipped), its params among PARAMS.
+    """
+    shown = dict(params or {})
+    text = _sentence(code or "", shown)
     if text is None:
         return fallback
-    shown = dict(params or {})
     if shown.get("status") in STATUSES:
         shown["status"] = gettext(STATUSES[str(shown["status"])])
     if "detail" in shown:  # a library's reason, in parentheses: translated when we know it
         shown["detail"] = gettext(str(shown["detail"])).rstrip(".")
-    said = gettext(text) % shown
+    said = [gettext(text) % shown]
+    also = _sentence(str(shown.get("also", "")), shown)
+    if also is not None:
+        said.append(gettext(also) % shown)
     note = TEASER_NOTES.get(str(shown.get("teaser", "")))
-    return f"{said} {gettext(note)}" if note else said
+    if note is not None:
+        said.append(gettext(note))
+    return " ".join(said)
+
+
+def _sentence(code: str, params: Mapping[str, object]) -> str | None:
+    """CODE's sentence in the catalog: IN_COLLECT's when PARAMS say where it was met."""
+    where = "page" if "teaser" in params else str(params.get("context", ""))
+    return IN_COLLECT.get(where, {}).get(code) or PROBLEMS.get(code)
