@@ -325,3 +325,17 @@ def test_real_heise_atom() -> None:
     assert not [f for f in fields if re.search(r"&#?\w+;", f)]
     (entry,) = [e for e in feed.entries if "continued-3086830" in e.url]
     assert 'der gleichen "Klasse" arbeitet' in entry.text
+
+
+def test_an_entry_whose_link_is_not_a_url_loses_its_link_not_the_feed() -> None:
+    """One entry's broken link ("http://[::1/x": urllib raises on it) had failed the whole feed
+    as an unexpected error; the others are read, and that one has no link."""
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        b"<item><title>Lien cass\xc3\xa9</title><link>http://[::1/x</link>"
+        b"<description>Un texte assez long pour un article de test.</description></item>"
+        b"<item><title>Bon lien</title><link>/a</link><description>Un autre texte.</description></item>"
+        b"</channel></rss>"
+    )
+    parsed = parse_feed(rss, "https://ex.org/feed")
+    assert [(e.title, e.url) for e in parsed.entries] == [("Lien cassé", ""), ("Bon lien", "https://ex.org/a")]

@@ -20,7 +20,7 @@ import xml.sax
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
@@ -142,8 +142,11 @@ def _entry_article(entry: Any, base_url: str, feed_language: str) -> CollectedAr
     guid = entry.get("id", "") or ""
     if not link and guid.startswith(("http://", "https://")):
         link = guid
-    if link and base_url:
-        link = urljoin(base_url, link)
+    try:
+        link = urljoin(base_url, link) if link and base_url else link
+        urlsplit(link)
+    except ValueError:  # not a URL ("http://[::1/x"): the entry has no usable link
+        link = ""
     summary_html = entry.get("summary", "") or ""
     content_html = max(
         (c.get("value", "") for c in entry.get("content", []) if c.get("value")),
