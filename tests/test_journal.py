@@ -14,11 +14,11 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from newsletter.audience.consent import unsubscribe
 from newsletter.deliver.batches import claim_batch, delivery_problems, mark_abandoned, worker_id
@@ -296,3 +296,95 @@ def test_an_interrupted_send_keeps_what_went_and_puts_the_rest_back(
         assert report.sent == READERS - 3 and get_edition(session, edition_id).status == "sent"
     backend.close()
     assert _received(smtp_server) == _everyone_once()
+
+
+def test_a_sender_whose_batch_was_settled_without_it_records_nothing_over_it(
+    store: Store, desk, smtp_server: SMTPServer  # noqa: F811
+) -> None:
+    """Its first reader deferred (450 until its tries ran out), its second held by the server,
+    the sender's lease is judged over: the journal puts the first back and makes the second
+    uncertain. The sender, alive, then has no message left to start: it must not record its
+    own view over that (it had put the first one in a batch of its own: mailed twice)."""
+    edition_id = _sending(store, desk)
+    smtp_server.handler.defer[_reader(0)] = ["450 4.7.1 greylisted, try later", 2]
+    smtp_server.handler.hold_at = 0  # the first message accepted: reader 1's
+    with store.session() as session:  # one batch of two readers
+        batch = session.scalar(select(DeliveryBatch).where(DeliveryBatch.number == 1))
+        batch.recipients = batch.recipients[:2]
+        batch.last_subscriber_id = batch.recipients[-1]
+        session.query(DeliveryBatch).filter(DeliveryBatch.number != 1).delete()
+        session.commit()
+    owner, outcome = worker_id("late"), []
+
+    def late_sender() -> None:
+        backend = SMTPBackend("127.0.0.1", smtp_server.port, "none", timeout=10, max_attempts=2, backoff=0.05)
+        with store.session() as session:
+            claimed = claim_batch(session, owner, journaled=True)
+            prepared = prepare_edition(desk, _list(), get_edition(session, edition_id), backend)
+            outcome.append(send_claimed(session, desk, prepared, claimed, backend, SECRET, owner))
+        backend.close()
+
+    thread = threading.Thread(target=late_sender)
+    thread.start()
+    assert smtp_server.handler.held.wait(15)
+    with store.session() as session:
+        mark_abandoned(session, lease=timedelta(0))
+    settled = _batches(store)
+    smtp_server.handler.release.set()
+    thread.join(15)
+    assert outcome[0].status == "lost"
+    assert _batches(store) == settled == [
+        (1, "uncertain", _readers(1), 0), (2, "pending", _readers(0), 0),
+    ]
+    with store.session() as session:
+        session.execute(update(DeliveryBatch).values(not_before=None))
+        session.commit()
+    backend = _smtp(smtp_server)
+    run_worker(store, desk, backend, SECRET, once=True, lists=[_list()])
+    backend.close()
+    assert _received(smtp_server) == Counter({_reader(0): 1, _reader(1): 1})
+
+
+def test_a_sender_dead_before_its_first_message_leaves_its_readers_to_the_next(store: Store, desk) -> None:
+    """Claimed by an SMTP sender that died while it rendered the edition (no message started):
+    its readers go again on their own, not one of them is uncertain."""
+    _sending(store, desk)
+    owner = f"{socket.gethostname()}:{_dead_pid()}"
+    with store.session() as session:
+        batch = claim_batch(session, owner, journaled=True)
+        assert batch is not None and batch.journaled
+        assert mark_abandoned(session) == []
+    assert [(b[0], b[1]) for b in _batches(store)] == [(1, "pending"), (2, "pending")]
+
+
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_claims_and_leases_are_on_the_databases_clock(store: Store, desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two worker hosts whose clocks differ by an hour: the one ahead must not judge the
+    other's fresh claim expired (on PostgreSQL, where workers on several hosts share a store)."""
+    from newsletter.deliver import batches as batches_mod
+
+    _sending(store, desk)
+    with store.session() as session:
+        claim_batch(session, worker_id("elsewhere"), journaled=True)
+    monkeypatch.setattr(batches_mod, "utcnow", lambda: datetime.now(UTC) + timedelta(hours=1))
+    with store.session() as session:
+        assert mark_abandoned(session) == []
+    assert [b[1] for b in _batches(store)] == ["sending", "pending"]
+
+
+def test_resend_uncertain_resends_only_what_was_reported_uncertain(
+    store: Store, desk, smtp_server: SMTPServer  # noqa: F811
+) -> None:
+    """A batch whose worker died unseen is found by the send itself: reported, not resent
+    ('check the provider's activity first' was never said of it)."""
+    edition_id = _sending(store, desk)
+    with store.session() as session:
+        first = session.scalar(select(DeliveryBatch).where(DeliveryBatch.number == 1))
+        first.status, first.claimed_by, first.claimed_at = "sending", f"{socket.gethostname()}:{_dead_pid()}", utcnow()
+        session.commit()
+    backend = _smtp(smtp_server)
+    with store.session() as session:
+        report = send_edition(session, desk, _list(), edition_id, backend, SECRET, resend_uncertain=True)
+    backend.close()
+    assert report.requeued == [] and report.uncertain == [1]
+    assert _received(smtp_server) == Counter({_reader(n): 1 for n in range(6, 12)})

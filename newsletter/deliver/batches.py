@@ -36,7 +36,10 @@ A batch goes ``pending -> sending -> sent | failed | uncertain``:
   the whole batch, only the messages in hand when the sender stopped are ``uncertain``; those
   accepted or refused stay in the batch (``sent``), those never started go to a new ``pending``
   batch, sent by the next worker (:func:`settle_journal`). A sender found abandoned while alive
-  learns it before its next message and sends nothing more of the batch.
+  learns it before its next message and sends nothing more of the batch, and records nothing
+  over it (a settled batch is nobody's claim). Claims and leases are read on the database's
+  clock on PostgreSQL (:func:`ledger_now`): workers on several hosts need not agree on the
+  time.
 
 A batch the provider refuses for good is ``failed``; running ``editions send`` again retries the
 edition's failed batches. Sending a sent edition again sends nothing more.
@@ -94,6 +97,15 @@ RESENT = "resent on an editor's request"
 MAX_RETRY_WAIT = timedelta(hours=1)
 
 
+def ledger_now(session: Session) -> datetime:
+    """Now, for claims and leases: the database's clock on PostgreSQL, which workers on several
+    hosts share (a host whose clock ran ahead would judge every other host's claim expired);
+    this process's on SQLite, which is one host's."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(select(func.clock_timestamp())).astimezone(UTC)
+    return utcnow()
+
+
 def worker_id(tag: str = "") -> str:
     """This process's name in ``claimed_by``: ``host:pid`` (``host:pid:tag`` for threads)."""
     return f"{socket.gethostname()}:{os.getpid()}" + (f":{tag}" if tag else "")
@@ -119,7 +131,7 @@ def mark_abandoned(
     now: datetime | None = None,
 ) -> list[DeliveryBatch]:
     """Mark ``uncertain`` the ``sending`` batches whose worker is gone (the module's rule)."""
-    now = now or utcnow()
+    now = now or ledger_now(session)
     host = socket.gethostname()
     query = select(DeliveryBatch).where(DeliveryBatch.status == "sending")
     if edition_id is not None:
@@ -255,6 +267,15 @@ def settle_journal(
     else:
         keep, parts = parts[0], parts[1:]
     numbers = _split(session, batch, owner, keep, parts) or []
+    # Settled: no longer OWNER's, should it be alive (its lease judged over). Its own view of
+    # the batch is out of date now: what it would record (finish_batch, split_batch) must miss.
+    session.execute(
+        update(DeliveryBatch)
+        .where(DeliveryBatch.edition_id == batch.edition_id,
+               DeliveryBatch.number.in_([batch.number, *numbers]))
+        .values(claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
     log.warning(
         "batch %s of edition %s stopped part way (%s): %d accepted or refused, %d to send "
         "again, %d uncertain", batch.number, batch.edition_id, reason,
@@ -278,11 +299,17 @@ def _emails(session: Session, ids: Sequence[int]) -> dict[int, str]:
     return dict(rows.all())
 
 
-def claim_batch(session: Session, owner: str, *, edition_id: int | None = None) -> DeliveryBatch | None:
+def claim_batch(
+    session: Session, owner: str, *, edition_id: int | None = None, journaled: bool = False
+) -> DeliveryBatch | None:
     """Claim the first pending batch of a sending edition that is due (``not_before`` passed)
-    for OWNER, committed; None if none."""
+    for OWNER, committed; None if none.
+
+    JOURNALED (the sender's backend journals each message, :mod:`newsletter.deliver.journal`)
+    is recorded with the claim: a sender that dies before its first message leaves a batch
+    whose readers all go again, not one wholly uncertain."""
     while True:
-        now = utcnow()
+        now = ledger_now(session)
         query = (
             select(DeliveryBatch.id)
             .join(Edition, Edition.id == DeliveryBatch.edition_id)
@@ -303,7 +330,7 @@ def claim_batch(session: Session, owner: str, *, edition_id: int | None = None) 
             update(DeliveryBatch)
             .where(DeliveryBatch.id == batch_id, DeliveryBatch.status == "pending")
             .values(
-                status="sending", claimed_by=owner, claimed_at=now,
+                status="sending", claimed_by=owner, claimed_at=now, journaled=journaled,
                 attempts=DeliveryBatch.attempts + 1, updated_at=now,
             )
             .execution_options(synchronize_session=False)
@@ -325,7 +352,7 @@ def renew_claim(
             DeliveryBatch.id == batch_id, DeliveryBatch.claimed_by == owner,
             DeliveryBatch.status == "sending",
         )
-        .values(claimed_at=now or utcnow())
+        .values(claimed_at=now or ledger_now(session))
         .execution_options(synchronize_session=False)
     )
     session.commit()

@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, select, update
 
 from newsletter.deliver.message import Recipient
 from newsletter.store.models import DeliveryBatch, JournalEntry, Membership, utcnow
@@ -63,6 +63,7 @@ class BatchJournal:
     def __init__(self, engine: Engine, batch_id: int, owner: str, list_id: int) -> None:
         self.batch_id, self.owner, self.list_id = batch_id, owner, list_id
         self._engine = engine
+        self._db_clock = engine.dialect.name == "postgresql"  # as ledger_now: hosts share it
         self._connection: Connection | None = None
         self._turn = threading.Condition()
         self._writing = False
@@ -125,9 +126,10 @@ class BatchJournal:
         if self._connection is None:
             self._connection = self._engine.connect()
         with self._connection.begin():
-            held = self._connection.execute(_RENEW, {
-                "batch": self.batch_id, "owner": self.owner, "now": utcnow(),
-            })  # fmt: skip
+            held = self._connection.execute(
+                _RENEW.values(claimed_at=func.now() if self._db_clock else utcnow()),
+                {"batch": self.batch_id, "owner": self.owner},
+            )
             if held.rowcount != 1:
                 raise ClaimLost(
                     f"{self.owner} no longer holds batch id {self.batch_id}: "
@@ -166,14 +168,10 @@ class BatchJournal:
 _journal: Table = JournalEntry.__table__  # type: ignore[assignment]
 _members: Table = Membership.__table__  # type: ignore[assignment]
 _batches: Table = DeliveryBatch.__table__  # type: ignore[assignment]
-_RENEW = (
-    update(_batches)
-    .where(
-        _batches.c.id == bindparam("batch"), _batches.c.claimed_by == bindparam("owner"),
-        _batches.c.status == "sending",
-    )
-    .values(claimed_at=bindparam("now"))
-)
+_RENEW = update(_batches).where(
+    _batches.c.id == bindparam("batch"), _batches.c.claimed_by == bindparam("owner"),
+    _batches.c.status == "sending",
+)  # claimed_at: now, on the ledger's clock (the transaction's start on PostgreSQL)
 _SETTLE = (
     update(_journal)
     .where(_journal.c.batch_id == bindparam("b"), _journal.c.subscriber_id == bindparam("s"))

@@ -331,9 +331,9 @@ def send_edition(
     edition = get_edition(session, edition_id)
     report = SendReport(edition.id)
     report.planned = start_sending(session, config, edition)
-    mark_abandoned(session, edition_id=edition.id)
-    if resend_uncertain:
+    if resend_uncertain:  # those reported before: one found now is reported, not resent
         report.requeued = requeue_uncertain(session, edition.id)
+    mark_abandoned(session, edition_id=edition.id)
     requeue_failed(session, edition.id)
     counts = delivery_counts(session, edition.id)
     report.already_sent = counts.get("sent", 0)
@@ -341,7 +341,9 @@ def send_edition(
     prepared: PreparedEdition | None = None
     done = 0
     while True:
-        batch = claim_batch(session, owner, edition_id=edition.id)
+        batch = claim_batch(
+            session, owner, edition_id=edition.id, journaled=getattr(backend, "journals", False)
+        )
         if batch is None:
             due = next_attempt(session, edition_id=edition.id) if wait_for_retries else None
             if due is None:

@@ -85,7 +85,7 @@ def run_worker(
         abandoned(session)
     while not stop.is_set():
         with store.session() as session:
-            batch = claim_batch(session, owner)
+            batch = claim_batch(session, owner, journaled=getattr(backend, "journals", False))
             if batch is not None:
                 _send_one(
                     session, config, backend, secret, owner, list_of, prepared, batch, report,
