@@ -388,3 +388,34 @@ def test_resend_uncertain_resends_only_what_was_reported_uncertain(
     backend.close()
     assert report.requeued == [] and report.uncertain == [1]
     assert _received(smtp_server) == Counter({_reader(n): 1 for n in range(6, 12)})
+
+
+def test_show_and_status_settle_a_dead_workers_batch_before_they_report(
+    store: Store, desk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a crash and before any worker runs again, 'editions show' and 'status' said
+    "sending" for a batch nobody sends; they settle it first, as the next worker would."""
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+
+    edition_id = _sending(store, desk)
+    with store.session() as session:
+        ids = dict(session.execute(select(Subscriber.email, Subscriber.id)).all())
+        batch = session.scalar(select(DeliveryBatch).where(DeliveryBatch.number == 1))
+        batch.status, batch.claimed_at, batch.journaled = "sending", utcnow(), True
+        batch.claimed_by = f"{socket.gethostname()}:{_dead_pid()}"
+        session.add(JournalEntry(batch_id=batch.id, subscriber_id=ids[_reader(0)], state="sent"))
+        session.add(JournalEntry(batch_id=batch.id, subscriber_id=ids[_reader(1)], state="sending"))
+        session.commit()
+    config = tmp_path / "newsletter.toml"
+    config.write_text(f'[paths]\ntemplates = "{ROOT / "templates"}"\nsubscribers = "{ROOT / "subscribers"}"\n')
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", store.url)
+    monkeypatch.setattr("newsletter.cli.editions.edition_list", lambda config, edition: _list())
+    shown = CliRunner().invoke(cli, ["--config", str(config), "editions", "show", str(edition_id)])
+    assert shown.exit_code == 0, shown.output
+    assert "sending" not in shown.output.split("Delivery:")[1].splitlines()[0]
+    assert "batch 3 uncertain" in shown.output and _reader(1) in shown.output
+    status = CliRunner().invoke(cli, ["--config", str(config), "status"])
+    assert status.exit_code == 0, status.output
+    assert "1 uncertain" in status.output and "1 sending" not in status.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,7 @@ def status(ctx: click.Context, at: Any) -> None:
     """Sources, what the store holds, each list's next draft and send, editions to look at."""
     from datetime import UTC, datetime
 
+    from newsletter.deliver.batches import mark_abandoned
     from newsletter.report import (
         attention_editions,
         heartbeat_age,
@@ -135,7 +137,10 @@ def status(ctx: click.Context, at: Any) -> None:
         lists, lists_error = [], exc
     else:
         lists_error = None
-    with store.session() as session:
+    with closing(store), store.session() as session:
+        # batches whose worker died are settled first, as the next worker would: the report
+        # says what is known, not "sending" for a batch nobody sends
+        mark_abandoned(session)
         state = store_status(session)
         attention = attention_editions(session, lists, now)
     console = Console()

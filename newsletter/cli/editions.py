@@ -81,7 +81,7 @@ def editions_list(ctx: click.Context, slug: str, status: str, limit: int) -> Non
 @click.pass_context
 def editions_show(ctx: click.Context, edition_id: int, fmt: str) -> None:
     """Show an edition: its items (text), the data (json), or the email (html, mjml)."""
-    from newsletter.deliver.batches import delivery_counts, delivery_problems
+    from newsletter.deliver.batches import delivery_counts, delivery_problems, mark_abandoned
     from newsletter.deliver.send import render_for_send
     from newsletter.editions import get_edition
 
@@ -90,6 +90,7 @@ def editions_show(ctx: click.Context, edition_id: int, fmt: str) -> None:
     with closing(store), store.session() as session:
         edition = get_edition(session, edition_id)
         list_config = edition_list(config, edition)
+        mark_abandoned(session, edition_id=edition.id)  # a dead worker's batch, settled first
         if fmt in ("html", "mjml"):
             rendered = render_for_send(config, list_config, edition)
             click.echo(rendered.html if fmt == "html" else rendered.mjml)
