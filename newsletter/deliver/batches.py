@@ -256,7 +256,7 @@ def settle_journal(
     if by_state.get("pending"):
         parts.append(Part(
             by_state["pending"], "pending",
-            last_error=f"not handed over when the sending stopped ({reason}): sent again",
+            last_error="not handed over before its sender stopped: to be sent again",
         ))  # fmt: skip
     if by_state.get("sent"):
         note = "; ".join(f"{emails.get(i, i)}: {why}" for i, why in refused)
