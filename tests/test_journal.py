@@ -23,10 +23,10 @@ from sqlalchemy import select, update
 from newsletter.audience.consent import unsubscribe
 from newsletter.deliver.batches import claim_batch, delivery_problems, mark_abandoned, worker_id
 from newsletter.deliver.outcomes import BatchOutcome
-from newsletter.deliver.send import prepare_edition, send_claimed, send_edition, start_sending
+from newsletter.deliver.send import prepare_edition, send_claimed, send_edition
 from newsletter.deliver.smtp import SMTPBackend
 from newsletter.deliver.worker import run_worker
-from newsletter.editions import approve, build_edition, get_edition
+from newsletter.editions import get_edition
 from newsletter.store.db import Store
 from newsletter.store.models import (
     ConsentEvent,
@@ -39,8 +39,9 @@ from newsletter.store.models import (
 
 from .conftest import ROOT
 from .support.smtpd import SMTPServer, smtp_server  # noqa: F401 (fixture)
-from .test_editions import DAY, SECRET, _list, _members, newsroom  # noqa: F401 (fixture)
+from .test_editions import SECRET, _list, newsroom  # noqa: F401 (fixture)
 from .test_worker import _dead_pid, _finish, _wait, worker_workspace
+from .test_worker import _sending as worker_sending
 
 READERS = 12
 
@@ -56,13 +57,7 @@ def desk(newsroom, make_config):  # noqa: F811
 
 
 def _sending(store: Store, config) -> int:
-    _members(store, READERS)
-    with store.session() as session:
-        edition = build_edition(session, _list(), DAY)
-        approve(edition)
-        session.commit()
-        start_sending(session, config, edition)
-        return edition.id
+    return worker_sending(store, config, READERS)
 
 
 def _smtp(server: SMTPServer, pool_size: int = 1) -> SMTPBackend:

@@ -119,21 +119,27 @@ def test_summary_belongs_to_its_article(store: Store) -> None:
         assert session.scalar(select(func.count(Summary.id))) == 0
 
 
-# -- revision 0010: one person per address, whatever its case ---------------------------------
-
-
-def _store_at_0009_with_mixed_case_rows(db_url: str):  # type: ignore[no-untyped-def]
-    """A store migrated to 0009 holding one person three times (the case differs) and another."""
+def _store_at(db_url: str, revision: str):  # type: ignore[no-untyped-def]
+    """An engine on DB_URL migrated up to REVISION, and that revision's tables (reflected)."""
     from alembic import command
     from sqlalchemy import MetaData
 
     from newsletter.store.db import _alembic_config
 
     engine = make_engine(db_url)
-    command.upgrade(_alembic_config(engine), "0009")
+    command.upgrade(_alembic_config(engine), revision)
     meta = MetaData()
     meta.reflect(engine)
-    t = meta.tables
+    return engine, meta.tables
+
+
+# -- revision 0010: one person per address, whatever its case ---------------------------------
+
+
+def _store_at_0009_with_mixed_case_rows(db_url: str):  # type: ignore[no-untyped-def]
+    """A store migrated to 0009 holding one person three times (the case differs) and another."""
+
+    engine, t = _store_at(db_url, "0009")
     now = datetime(2026, 11, 1, tzinfo=timezone.utc)
     with engine.begin() as conn:
         for i, slug in enumerate(["news", "other", "third"], 1):
@@ -254,15 +260,11 @@ def test_revision_0011_adds_page_failures_in_place_and_downgrades(db_url: str) -
     """Articles, their tags and summaries survive the upgrade and the downgrade (a rebuilt
     `articles` table on SQLite would cascade-delete them); rows from before are not retried."""
     from alembic import command
-    from sqlalchemy import MetaData, inspect, text
+    from sqlalchemy import inspect, text
 
     from newsletter.store.db import _alembic_config
 
-    engine = make_engine(db_url)
-    command.upgrade(_alembic_config(engine), "0010")
-    meta = MetaData()
-    meta.reflect(engine)
-    t = meta.tables
+    engine, t = _store_at(db_url, "0010")
     now = datetime(2026, 11, 28, tzinfo=timezone.utc)
     with engine.begin() as conn:
         conn.execute(t["articles"].insert().values(
@@ -297,15 +299,11 @@ def test_revision_0012_adds_the_delivery_journal_in_place_and_downgrades(db_url:
     """Batches from before are kept, not journaled (an interrupted one stays uncertain whole);
     the journal goes with its batch; the downgrade keeps the batches."""
     from alembic import command
-    from sqlalchemy import MetaData, inspect, text
+    from sqlalchemy import inspect, text
 
     from newsletter.store.db import _alembic_config
 
-    engine = make_engine(db_url)
-    command.upgrade(_alembic_config(engine), "0011")
-    meta = MetaData()
-    meta.reflect(engine)
-    t = meta.tables
+    engine, t = _store_at(db_url, "0011")
     now = datetime(2026, 11, 28, tzinfo=timezone.utc)
     with engine.begin() as conn:
         conn.execute(t["lists"].insert().values(id=1, slug="news", name="News", language="fr", created_at=now))
@@ -346,15 +344,11 @@ def test_revision_0013_adds_error_codes_in_place_and_downgrades(db_url: str) -> 
     rebuilt `sources` table on SQLite would take them); errors from before have no code and
     are shown as their stored message."""
     from alembic import command
-    from sqlalchemy import MetaData, inspect, text
+    from sqlalchemy import inspect, text
 
     from newsletter.store.db import _alembic_config
 
-    engine = make_engine(db_url)
-    command.upgrade(_alembic_config(engine), "0012")
-    meta = MetaData()
-    meta.reflect(engine)
-    t = meta.tables
+    engine, t = _store_at(db_url, "0012")
     now = datetime(2026, 11, 28, tzinfo=timezone.utc)
     with engine.begin() as conn:
         conn.execute(t["sources"].insert().values(

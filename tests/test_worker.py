@@ -62,9 +62,9 @@ def desk(newsroom, make_config):  # noqa: F811
     )
 
 
-def _sending(store: Store, config) -> int:
+def _sending(store: Store, config, readers: int = READERS) -> int:
     """An approved edition of READERS readers, planned in batches and marked sending."""
-    _members(store, READERS)
+    _members(store, readers)
     with store.session() as session:
         edition = build_edition(session, _list(), DAY)
         approve(edition)
