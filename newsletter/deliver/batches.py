@@ -21,9 +21,11 @@ A batch goes ``pending -> sending -> sent | failed | uncertain``:
   third of :data:`CLAIM_LEASE` from a thread with its own session (:class:`ClaimRenewer`), since
   one provider call may last as long as the batch (SMTP sends up to 1,000 messages one by one,
   with its rate limit and retry waits); a renewal only lands while the same owner still holds
-  the batch ``sending``;
+  the batch ``sending``. Claims and leases are timed by the database's clock on PostgreSQL
+  (:func:`ledger_now`): workers on several hosts need not agree on the time;
 - uncertainty rule (:func:`mark_abandoned`, run when a worker starts, whenever it finds nothing
-  to do, and when ``editions send`` starts): a ``sending`` batch is ``uncertain`` when its owner
+  to do, when ``editions send`` starts, and by ``status`` and ``editions show`` before they
+  report): a ``sending`` batch is ``uncertain`` when its owner
   is unknown (no ``claimed_by``), when its owner names this host and that pid is no longer alive,
   or when its claim was not renewed for :data:`CLAIM_LEASE`, whoever holds it (the owner is
   gone, hung or cut off from the database). A batch held by a live worker is left alone. An
@@ -37,9 +39,7 @@ A batch goes ``pending -> sending -> sent | failed | uncertain``:
   accepted or refused stay in the batch (``sent``), those never started go to a new ``pending``
   batch, sent by the next worker (:func:`settle_journal`). A sender found abandoned while alive
   learns it before its next message and sends nothing more of the batch, and records nothing
-  over it (a settled batch is nobody's claim). Claims and leases are read on the database's
-  clock on PostgreSQL (:func:`ledger_now`): workers on several hosts need not agree on the
-  time.
+  over it (a settled batch is nobody's claim).
 
 A batch the provider refuses for good is ``failed``; running ``editions send`` again retries the
 edition's failed batches. Sending a sent edition again sends nothing more.
