@@ -257,6 +257,7 @@ def settle_journal(
         parts.append(Part(
             by_state["pending"], "pending",
             last_error="not handed over before its sender stopped: to be sent again",
+            attempts=max(batch.attempts - 1, 0),  # a claim cut short is no attempt of theirs
         ))  # fmt: skip
     if by_state.get("sent"):
         note = "; ".join(f"{emails.get(i, i)}: {why}" for i, why in refused)
@@ -504,6 +505,7 @@ class Part:
     not_before: datetime | None = None
     sent_count: int = 0
     provider_message_id: str | None = None
+    attempts: int | None = None  # None: the batch's attempts, carried on
 
 
 def split_batch(
@@ -550,10 +552,12 @@ def _split(
         last = session.scalar(select(func.max(DeliveryBatch.number)).where(DeliveryBatch.edition_id == batch.edition_id))
         numbers = list(range((last or 0) + 1, (last or 0) + 1 + len(moved)))
     for number, part in zip(numbers, moved, strict=True):
-        values = {"claimed_by": owner, "claimed_at": batch.claimed_at, **_part_values(part)}
+        values = {
+            "claimed_by": owner, "claimed_at": batch.claimed_at, "attempts": batch.attempts,
+            **_part_values(part),
+        }
         session.add(DeliveryBatch(
-            edition_id=batch.edition_id, number=number, attempts=batch.attempts, created_at=now,
-            **values,
+            edition_id=batch.edition_id, number=number, created_at=now, **values
         ))
     if moved:
         where = "; ".join(
@@ -588,6 +592,8 @@ def _part_values(part: Part) -> dict[str, object]:
     }
     if part.status == "pending":  # anyone's to claim
         values.update(claimed_by=None, claimed_at=None)
+    if part.attempts is not None:
+        values["attempts"] = part.attempts
     return values
 
 
