@@ -417,3 +417,46 @@ def test_show_and_status_settle_a_dead_workers_batch_before_they_report(
     status = CliRunner().invoke(cli, ["--config", str(config), "status"])
     assert status.exit_code == 0, status.output
     assert "1 uncertain" in status.output and "1 sending" not in status.output
+
+
+@pytest.mark.parametrize("meanwhile", ["sender found abandoned", "reader unsubscribed"])
+def test_a_message_waiting_for_another_try_is_out_of_hand(
+    store: Store, desk, smtp_server: SMTPServer, meanwhile: str  # noqa: F811
+) -> None:
+    """The server defers reader 0 (450) and the sender waits before trying again: meanwhile the
+    journal says 'deferred', not 'in hand'. A sender found dead then leaves reader 0 to be sent
+    again (not uncertain: the server never took it); a reader who unsubscribes then is not
+    mailed when the wait is over."""
+    edition_id = _sending(store, desk)
+    smtp_server.handler.defer[_reader(0)] = ["450 4.7.1 greylisted, try later", 1]
+    owner, outcome, states = worker_id("waiting"), [], []
+
+    def wait(seconds: float) -> None:  # the backoff: what the journal says, and what happens
+        with store.session() as session:
+            states.append(session.scalar(select(JournalEntry.state)))
+            if meanwhile == "sender found abandoned":
+                mark_abandoned(session, lease=timedelta(0))
+            else:
+                reader0 = session.scalar(select(Subscriber.id).where(Subscriber.email == _reader(0)))
+                unsubscribe(session, reader0, "revue", origin="web")
+                session.commit()
+
+    backend = SMTPBackend("127.0.0.1", smtp_server.port, "none", timeout=10, sleep=wait)
+    with store.session() as session:
+        batch = claim_batch(session, owner, journaled=True)
+        prepared = prepare_edition(desk, _list(), get_edition(session, edition_id), backend)
+        outcome.append(send_claimed(session, desk, prepared, batch, backend, SECRET, owner))
+    backend.close()
+    assert states == ["deferred"]
+    if meanwhile == "sender found abandoned":
+        assert outcome[0].status == "lost" and _received(smtp_server) == Counter()
+        assert [(b[0], b[1], b[2]) for b in _batches(store)] == [
+            (1, "pending", _readers(0, 1, 2, 3, 4, 5)), (2, "pending", _readers(*range(6, 12))),
+        ]
+        backend = _smtp(smtp_server)
+        run_worker(store, desk, backend, SECRET, once=True, lists=[_list()])
+        backend.close()
+        assert _received(smtp_server) == _everyone_once()
+    else:
+        assert outcome[0].status == "sent" and outcome[0].dropped == 1
+        assert _received(smtp_server) == Counter({_reader(n): 1 for n in range(1, 6)})

@@ -10,7 +10,10 @@ So, for a backend that says ``journals = True``, the ledger hands the batch a
   handed over, in one transaction that also records the outcomes settled since the last call,
   renews the sender's claim, and checks that the reader is still subscribed (a reader who
   unsubscribed while the batch was going out is not mailed);
-- :meth:`BatchJournal.after`, which keeps the message's outcome for the next commit.
+- :meth:`BatchJournal.after`, which keeps the message's outcome for the next commit;
+- :meth:`BatchJournal.pause` and :meth:`BatchJournal.resume` around the wait before another try
+  of a message the server deferred (4xx): out of hand meanwhile, so a sender that dies then
+  leaves it to be sent again, not uncertain.
 
 When the sender stops dead, :func:`newsletter.deliver.batches.mark_abandoned` reads the journal
 (:func:`newsletter.deliver.batches.settle_journal`): the messages accepted stay sent, those never
@@ -26,6 +29,7 @@ commits go together in the next (``bench/smtp.py`` measures what it costs).
 from __future__ import annotations
 
 import threading
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +51,7 @@ class _Ask:
     """One thread's :meth:`BatchJournal.before`, answered by whichever thread writes it."""
 
     subscriber_id: int
+    again: bool = False  # its row is there already (resume after a pause)
     done: bool = False
     subscribed: bool = False
     error: BaseException | None = None
@@ -70,8 +75,8 @@ class BatchJournal:
         self._asks: list[_Ask] = []
         self._settled: list[dict[str, Any]] = []
 
-    def before(self, recipient: Recipient) -> bool:
-        ask = _Ask(recipient.subscriber_id)
+    def before(self, recipient: Recipient, *, again: bool = False) -> bool:
+        ask = _Ask(recipient.subscriber_id, again)
         with self._turn:
             self._asks.append(ask)
             while self._writing and not ask.done:
@@ -90,6 +95,15 @@ class BatchJournal:
                 "note": why or None,
             })  # fmt: skip
 
+    def pause(self, recipient: Recipient, why: str) -> None:
+        """The message is out of hand while it waits for another try: a sender that dies now
+        leaves it to be sent again, not uncertain."""
+        self.after(recipient, "deferred", why)
+        self.flush()
+
+    def resume(self, recipient: Recipient) -> bool:
+        return self.before(recipient, again=True)
+
     def flush(self) -> None:
         """Commit the outcomes settled since the last message, if the batch is still OWNER's
         (before its outcome is read from the journal: the sender was interrupted)."""
@@ -107,7 +121,10 @@ class BatchJournal:
         self._turn.release()
         error: BaseException | None = None
         try:
-            subscribed = self._commit([ask.subscriber_id for ask in asks], settled)
+            subscribed = self._commit(
+                [ask.subscriber_id for ask in asks], settled,
+                {ask.subscriber_id for ask in asks if ask.again},
+            )
         except BaseException as exc:  # noqa: BLE001 - each waiting thread raises it
             error, subscribed = exc, set()
         finally:
@@ -120,9 +137,12 @@ class BatchJournal:
         self._writing = False
         self._turn.notify_all()
 
-    def _commit(self, ids: list[int], settled: list[dict[str, Any]]) -> set[int]:
+    def _commit(
+        self, ids: list[int], settled: list[dict[str, Any]], again: AbstractSet[int] = frozenset()
+    ) -> set[int]:
         """One transaction: the claim checked and renewed, SETTLED recorded, IDS still
-        subscribed put in hand; those ids. Core statements: this runs once per message."""
+        subscribed put in hand (AGAIN: those already in the journal); those ids. Core
+        statements: this runs once per message."""
         if self._connection is None:
             self._connection = self._engine.connect()
         with self._connection.begin():
@@ -143,10 +163,15 @@ class BatchJournal:
                     _members.c.status == "active",
                 )
             )) if ids else set()  # fmt: skip
-            if subscribed:
+            if subscribed - again:
                 self._connection.execute(_journal.insert(), [
                     {"batch_id": self.batch_id, "subscriber_id": i, "state": IN_HAND}
-                    for i in subscribed
+                    for i in subscribed - again
+                ])  # fmt: skip
+            if subscribed & again:
+                self._connection.execute(_SETTLE, [
+                    {"b": self.batch_id, "s": i, "state": IN_HAND, "note": None}
+                    for i in subscribed & again
                 ])  # fmt: skip
         return subscribed
 

@@ -76,6 +76,15 @@ class Journal(Protocol):
         """What became of RECIPIENT's message: sent, refused, deferred or uncertain."""
         ...
 
+    def pause(self, recipient: Recipient, why: str) -> None:
+        """Record, durably, that RECIPIENT's message is out of hand: the server deferred it
+        (WHY) and it waits for another try."""
+        ...
+
+    def resume(self, recipient: Recipient) -> bool:
+        """As :meth:`before`, for a message that waited after :meth:`pause`."""
+        ...
+
 
 def message_id_domain(base_url: str) -> str:
     """The right-hand side of our Message-IDs: the web app's host name."""

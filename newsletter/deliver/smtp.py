@@ -63,7 +63,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["SMTPBackend", "Security"]
 
-# A message's outcome: "sent", or "refused" | "deferred" | "uncertain" with the reason.
+# A message's outcome: "sent", or "refused" | "deferred" | "uncertain" with the reason, or
+# "skipped" (journaled: its reader unsubscribed while it waited for another try).
 Outcome = tuple[str, str]
 
 
@@ -111,6 +112,20 @@ class _Run:
             uncertain=by_address(self.uncertain),
             skipped=[address for _, address in sorted(self.skipped.items())],
         )
+
+
+@dataclass
+class _Waits:
+    """A journaled message waiting between two tries (see :meth:`SMTPBackend._deliver`)."""
+
+    journal: Journal
+    recipient: Recipient
+
+    def pause(self, why: str) -> None:
+        self.journal.pause(self.recipient, why)
+
+    def resume(self) -> bool:
+        return self.journal.resume(self.recipient)
 
 
 class SMTPBackend:
@@ -197,10 +212,14 @@ class SMTPBackend:
         except OSError as exc:  # reset, broken pipe, timeout
             raise _lost(slot, describe(exc)) from None
 
-    def _deliver(self, slot: Slot, msg: EmailMessage, losses: list[int]) -> Outcome:
+    def _deliver(
+        self, slot: Slot, msg: EmailMessage, losses: list[int], waits: _Waits | None = None
+    ) -> Outcome:
         """Send MSG, retrying 4xx replies and reconnecting when the server closes.
 
-        LOSSES counts this thread's connections lost in a row before one settled a message."""
+        LOSSES counts this thread's connections lost in a row before one settled a message.
+        WAITS tells the journal the message is out of hand while it waits for another try, and
+        back in hand after it (``skipped`` if its reader unsubscribed meanwhile)."""
         where = self._pool.where
         attempt = 1
         while True:
@@ -256,7 +275,11 @@ class SMTPBackend:
                 "SMTP server %s deferred a message (%s): try %d of %d in %.1f s",
                 where, refusal, attempt + 1, self.max_attempts, delay,
             )  # fmt: skip
+            if waits is not None:
+                waits.pause(refusal)
             self._sleep(delay)
+            if waits is not None and not waits.resume():
+                return "skipped", "unsubscribed while the message waited for another try"
             attempt += 1
 
     # -- one batch -----------------------------------------------------------------------------
@@ -278,12 +301,17 @@ class SMTPBackend:
                     with run.lock:
                         run.skipped[index] = recipient.email  # unsubscribed meanwhile
                     continue
-                outcome, why = self._deliver(slot, msg, losses)
+                waits = _Waits(journal, recipient) if journal is not None else None
+                outcome, why = self._deliver(slot, msg, losses, waits)
             # send_batch raises it again, in the caller's thread
             except BaseException as exc:  # noqa: BLE001
                 queue.appendleft((index, (recipient, msg)))  # not sent: deferred with the rest
                 run.fail(exc)
                 return
+            if outcome == "skipped":
+                with run.lock:
+                    run.skipped[index] = recipient.email
+                continue
             if journal is not None:
                 journal.after(recipient, outcome, why)
             with run.lock:
