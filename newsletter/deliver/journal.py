@@ -41,6 +41,11 @@ from newsletter.store.models import DeliveryBatch, JournalEntry, Membership, utc
 IN_HAND = "sending"  # the journal state of a message started and not settled
 
 
+def journals(backend: object) -> bool:
+    """Whether BACKEND sends message by message and journals each (``journals = True``)."""
+    return bool(getattr(backend, "journals", False))
+
+
 class ClaimLost(Exception):
     """The batch is no longer this sender's (found abandoned, put back or taken over): nothing
     more of it may be sent. Not a DeliveryError: the batch's outcome is someone else's now."""

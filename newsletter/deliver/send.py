@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import nullcontext
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -36,7 +36,7 @@ from newsletter.deliver.batches import (
     requeue_uncertain,
     worker_id,
 )
-from newsletter.deliver.journal import BatchJournal, ClaimLost
+from newsletter.deliver.journal import BatchJournal, ClaimLost, journals
 from newsletter.deliver.message import (
     BatchResult,
     MailBackend,
@@ -232,7 +232,7 @@ def send_claimed(
     assert list_id is not None
     recipients = _recipients(session, config, prepared.list_config, list_id, batch, secret)
     journal = None
-    if getattr(backend, "journals", False) and recipients:
+    if journals(backend) and recipients:
         journal = _start_journal(session, batch, owner, list_id)
     session.commit()  # end the read transaction: no lock is held across the provider call
     dropped = len(batch.recipients) - len(recipients)
@@ -296,13 +296,15 @@ def send_claimed(
 def _start_journal(
     session: Session, batch: DeliveryBatch, owner: str, list_id: int
 ) -> BatchJournal:
-    """Mark BATCH journaled (in the caller's transaction) and open its journal."""
-    session.execute(
-        update(DeliveryBatch)
-        .where(DeliveryBatch.id == batch.id, DeliveryBatch.claimed_by == owner)
-        .values(journaled=True)
-        .execution_options(synchronize_session=False)
-    )
+    """Open BATCH's journal; marked journaled (in the caller's transaction) if its claim did not
+    say so already (claim_batch records it when told the backend journals)."""
+    if not batch.journaled:
+        session.execute(
+            update(DeliveryBatch)
+            .where(DeliveryBatch.id == batch.id, DeliveryBatch.claimed_by == owner)
+            .values(journaled=True)
+            .execution_options(synchronize_session=False)
+        )
     return BatchJournal(session.get_bind(), batch.id, owner, list_id)
 
 
@@ -342,7 +344,7 @@ def send_edition(
     done = 0
     while True:
         batch = claim_batch(
-            session, owner, edition_id=edition.id, journaled=getattr(backend, "journals", False)
+            session, owner, edition_id=edition.id, journaled=journals(backend)
         )
         if batch is None:
             due = next_attempt(session, edition_id=edition.id) if wait_for_retries else None

@@ -25,6 +25,7 @@ from datetime import timedelta
 from newsletter.audience.lists import ListConfig, find_list, load_lists
 from newsletter.config import Config
 from newsletter.deliver.batches import CLAIM_LEASE, claim_batch, mark_abandoned, next_attempt, worker_id
+from newsletter.deliver.journal import journals
 from newsletter.deliver.message import MailBackend
 from newsletter.deliver.send import PreparedEdition, finish_edition, prepare_edition, send_claimed
 from newsletter.editions import get_edition
@@ -85,7 +86,7 @@ def run_worker(
         abandoned(session)
     while not stop.is_set():
         with store.session() as session:
-            batch = claim_batch(session, owner, journaled=getattr(backend, "journals", False))
+            batch = claim_batch(session, owner, journaled=journals(backend))
             if batch is not None:
                 _send_one(
                     session, config, backend, secret, owner, list_of, prepared, batch, report,
